@@ -1,0 +1,35 @@
+// Clock: the time source of the kube library, injected so that retries,
+// backoff, rate limiting and credential expiry are tested without waiting.
+//
+// Thread safety: implementations must be safe to call from any thread.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kube {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Monotonic time, for intervals and deadlines.
+  virtual std::chrono::steady_clock::time_point Now() = 0;
+  // Wall-clock time, for comparing with timestamps from servers
+  // (e.g. an ExecCredential's expirationTimestamp).
+  virtual std::chrono::system_clock::time_point WallNow() = 0;
+  // Blocks the calling thread for `d` (a fake clock advances instead).
+  virtual void SleepFor(std::chrono::nanoseconds d) = 0;
+};
+
+// The process-wide real clock; never null, never destroyed.
+Clock* RealClock();
+
+// RFC 3339 timestamps as Kubernetes writes them ("2026-11-25T19:18:00Z",
+// optionally with fractional seconds and a numeric offset). nullopt when malformed.
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s);
+// "2026-11-25T19:18:00Z" (whole seconds, UTC), the form of metav1.Time.
+std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace kube

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests and the demo need.
+# Idempotent: packages already present are left alone. Needs root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config
+  # libraries
+  libcpp-httplib-dev libssl-dev rapidjson-dev libyaml-cpp-dev catch2
+  # tools the tests and scripts use
+  openssl ca-certificates curl procps python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi
+
+if ! command -v kubectl >/dev/null; then
+  echo "install-deps: kubectl is not on PATH; it comes with the machine image (/usr/bin/kubectl)" >&2
+  exit 1
+fi
