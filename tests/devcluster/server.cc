@@ -17,6 +17,7 @@
 #include "tests/devcluster/openapi.h"
 #include "tests/devcluster/patch.h"
 #include "tests/devcluster/pki.h"
+#include "tests/devcluster/protobuf.h"
 #include "tests/devcluster/registry.h"
 #include "tests/devcluster/schema.h"
 #include "tests/devcluster/selector.h"
@@ -1012,13 +1013,16 @@ kube::Status CheckKind(const Json& obj, const ResourceType& t) {
 
 }  // namespace
 
-kube::StatusOr<bool> ParseMediaForWrite(const httplib::Request& req) {
+// Decodes a create/update body by its Content-Type: JSON (the default),
+// YAML, or protobuf (kubectl's typed client sends built-in kinds that way).
+kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeWriteBody(const httplib::Request& req) {
   std::string media = MediaType(req.get_header_value("Content-Type"));
-  if (media.empty() || media == "application/json" || media == "*/*") return false;
-  if (media == "application/yaml") return true;
+  if (media.empty() || media == "application/json" || media == "*/*") return ParseBody(req.body, "application/json");
+  if (media == "application/yaml") return ParseBody(req.body, "application/yaml");
+  if (media == kProtobufMediaType) return DecodeProtobufObject(req.body);
   return ApiErr(415, "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types include: "
-                "application/json, application/yaml");
+                "application/json, application/yaml, application/vnd.kubernetes.protobuf");
 }
 
 kube::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::string& name) {
@@ -1151,9 +1155,7 @@ void ApiServer::Impl::Create(Call& c) {
   if (!c.sub.empty()) return ReplyError(*c.res, NoSuchResource());
   auto dry = DryRun(*c.req);
   if (!dry.ok()) return ReplyError(*c.res, dry.status());
-  auto yaml = ParseMediaForWrite(*c.req);
-  if (!yaml.ok()) return ReplyError(*c.res, yaml.status());
-  auto parsed = ParseBody(c.req->body, *yaml ? "application/yaml" : "application/json");
+  auto parsed = DecodeWriteBody(*c.req);
   if (!parsed.ok()) return ReplyError(*c.res, parsed.status());
   std::unique_ptr<JsonDoc> obj = std::move(*parsed);
   for (int attempt = 0;; ++attempt) {
@@ -1248,9 +1250,7 @@ kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
 void ApiServer::Impl::Update(Call& c) {
   auto dry = DryRun(*c.req);
   if (!dry.ok()) return ReplyError(*c.res, dry.status());
-  auto yaml = ParseMediaForWrite(*c.req);
-  if (!yaml.ok()) return ReplyError(*c.res, yaml.status());
-  auto parsed = ParseBody(c.req->body, *yaml ? "application/yaml" : "application/json");
+  auto parsed = DecodeWriteBody(*c.req);
   if (!parsed.ok()) return ReplyError(*c.res, parsed.status());
   std::unique_ptr<JsonDoc> obj = std::move(*parsed);
   if (!obj->IsObject()) return ReplyError(*c.res, ApiErr(400, "BadRequest", "the body of the request is not a JSON object"));
@@ -1393,9 +1393,12 @@ void ApiServer::Impl::Delete(Call& c) {
   if (!dry.ok()) return ReplyError(*c.res, dry.status());
   JsonDoc opts(rapidjson::kObjectType);
   if (!c.req->body.empty()) {
-    if (!ParseBounded(opts, c.req->body, nullptr) || !opts.IsObject()) {
+    auto decoded = DecodeWriteBody(*c.req);
+    if (!decoded.ok()) return ReplyError(*c.res, decoded.status());
+    if (!(*decoded)->IsObject()) {
       return ReplyError(*c.res, ApiErr(400, "BadRequest", "the body of the DeleteOptions is not a valid JSON object"));
     }
+    opts.CopyFrom(**decoded, opts.GetAllocator());
     if (const Json* d = Member(opts, "dryRun"); d != nullptr && d->IsArray() && !d->Empty()) *dry = true;
   }
   auto& oa = opts.GetAllocator();

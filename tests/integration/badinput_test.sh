@@ -198,9 +198,16 @@ expect_status 422 Invalid "must be no more than 253 characters" "a 254-character
 expect_fail k create ns Bad.ns
 expect_contains "$ERR" 'The Namespace "Bad.ns" is invalid: metadata.name: Invalid value: "Bad.ns": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '"'"'-'"'"'' \
   "a namespace name must be a DNS label"
+# kubectl's typed `create configmap` wraps the server's error in its own words.
 expect_fail k create configmap cm -n no-such-namespace --from-literal=a=b
-expect_contains "$ERR" 'Error from server (NotFound): namespaces "no-such-namespace" not found' \
-  "creating in a missing namespace"
+expect_contains "$ERR" 'error: failed to create configmap: namespaces "no-such-namespace" not found' \
+  "creating in a missing namespace (typed client)"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: no-such-namespace\n' >"$TEST_TMP/cm-missing-ns.yaml"
+expect_fail k create -f "$TEST_TMP/cm-missing-ns.yaml"
+expect_contains "$ERR" 'Error from server (NotFound): error when creating' \
+  "creating in a missing namespace (from a file)"
+expect_contains "$ERR" 'namespaces "no-such-namespace" not found' \
+  "the error names the missing namespace"
 api GET "$VMIMS?labelSelector=a%20in%20(x"
 expect_status 400 BadRequest "" "a malformed label selector"
 api GET "$VMIMS?fieldSelector=spec.vmiName%3Dx"
