@@ -363,8 +363,12 @@ run "$KUBECTL" wait -n sel vmim/w2 --for=jsonpath='{.status.phase}'=Succeeded --
 expect_ne "$RC" "0" "kubectl wait times out when the value never comes"
 expect_contains "$ERR" "timed out waiting for the condition" "kubectl wait reports the timeout"
 
-background "$TEST_TMP/waitdel.out" "$KUBECTL" wait -n sel vmim/w2 --for=delete --timeout=30s
-WAIT_PID=$BG_PID
+# Delete only once kubectl wait is watching (its -v=6 log shows the watch
+# request): deleting earlier makes it find nothing and print nothing.
+"$KUBECTL" wait -n sel vmim/w2 --for=delete --timeout=30s -v=6 >"$TEST_TMP/waitdel.out" 2>"$TEST_TMP/waitdel.log" &
+WAIT_PID=$!
+BACKGROUND_PIDS+=("$WAIT_PID")
+expect_file_eventually_contains "$TEST_TMP/waitdel.log" 'watch=true' 10 "kubectl wait --for=delete is watching"
 expect_ok k delete vmim w2 -n sel --wait=false
 wait "$WAIT_PID"
 expect_eq "$?" "0" "kubectl wait --for=delete returns when the object is gone"
