@@ -14,31 +14,18 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/pki.h"
+#include "tests/testing/local_server.h"
+#include "tests/testing/temp_dir.h"
 
 namespace devcluster {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "devcluster-pki-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kube::testing::TempDir;
 
 struct X509Free {
   void operator()(X509* p) const { X509_free(p); }
@@ -384,21 +371,14 @@ class WhoAmIServer {
       }
       res.set_content(text, "text/plain");
     });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_.Start(svr_);
   }
-  ~WhoAmIServer() {
-    while (!svr_.is_running()) std::this_thread::yield();
-    svr_.stop();
-    thread_.join();
-  }
-  bool valid() const { return svr_.is_valid() && port_ > 0; }
-  int port() const { return port_; }
+  bool valid() const { return svr_.is_valid() && thread_.port() > 0; }
+  int port() const { return thread_.port(); }
 
  private:
   httplib::SSLServer svr_;
-  int port_ = 0;
-  std::thread thread_;
+  kube::testing::ServerThread thread_;
 };
 
 // GET /whoami, verifying the server against `ca`, optionally with a client cert.

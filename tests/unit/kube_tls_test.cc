@@ -10,10 +10,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <thread>
-
 #include "kube/transport.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/local_server.h"
 
 namespace {
 
@@ -92,21 +91,13 @@ class TlsServer {
     server_.Get("/ok", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(req.ssl ? "{\"tls\":true}" : "{}", "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_.Start(server_);
   }
-  ~TlsServer() {
-    while (!server_.is_running()) std::this_thread::yield();
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(thread_.port()); }
 
  private:
   httplib::SSLServer server_;
-  int port_ = 0;
-  std::thread thread_;
+  kube::testing::ServerThread thread_;
 };
 
 kube::StatusOr<kube::HttpResponse> Get(const kube::RestConfig& rc, kube::testing::FakeClock& clock) {
