@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -278,6 +279,32 @@ std::optional<LoadedLeaf> LoadLeaf(const fs::path& crt, const fs::path& key) {
   return leaf;
 }
 
+// The leaf pair at `crt`/`key` when it is still usable under `ca` and
+// `matches` accepts it; otherwise a fresh one issued for `spec` and written
+// there. Reusing a leaf keeps kubeconfigs written earlier valid.
+kube::StatusOr<CertKey> ReuseOrIssueLeaf(const std::string& dir, const fs::path& crt,
+                                         const fs::path& key, const CertKey& ca,
+                                         const CertSpec& spec,
+                                         const std::function<bool(X509* cert)>& matches) {
+  X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
+  if (!ca_cert) {
+    ERR_clear_error();
+    return kube::InvalidArgument("the CA certificate is not valid PEM");
+  }
+  kube::Status s = MakePkiDir(dir);
+  if (!s.ok()) return s;
+  if (auto leaf = LoadLeaf(crt, key)) {
+    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) && matches(leaf->cert.get())) {
+      return leaf->pem;
+    }
+  }
+  auto issued = IssueCert(ca, spec);
+  if (!issued.ok()) return issued.status();
+  s = WritePair(crt, key, *issued);
+  if (!s.ok()) return s;
+  return issued;
+}
+
 // Splits one CSV line (double quotes group, "" inside quotes is a quote).
 std::optional<std::vector<std::string>> SplitCsvLine(std::string_view line) {
   std::vector<std::string> fields(1);
@@ -420,31 +447,13 @@ kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey&
   for (const std::string& d : want_dns) want_sans.insert("DNS:" + d);
   for (const std::string& ip : want_ips) want_sans.insert("IP:" + ip);
 
-  X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
-  if (!ca_cert) {
-    ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate is not valid PEM");
-  }
-  kube::Status s = MakePkiDir(dir);
-  if (!s.ok()) return s;
-  fs::path crt = PkiDir(dir) / "apiserver.crt";
-  fs::path key = PkiDir(dir) / "apiserver.key";
-  if (auto leaf = LoadLeaf(crt, key)) {
-    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) &&
-        SubjectAltNames(leaf->cert.get()) == want_sans) {
-      return leaf->pem;
-    }
-  }
   CertSpec spec;
   spec.common_name = "devcluster-apiserver";
   spec.dns_names = want_dns;
   spec.ips = want_ips;
   spec.server_auth = true;
-  auto issued = IssueCert(ca, spec);
-  if (!issued.ok()) return issued.status();
-  s = WritePair(crt, key, *issued);
-  if (!s.ok()) return s;
-  return issued;
+  return ReuseOrIssueLeaf(dir, PkiDir(dir) / "apiserver.crt", PkiDir(dir) / "apiserver.key", ca,
+                          spec, [&](X509* cert) { return SubjectAltNames(cert) == want_sans; });
 }
 
 kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
@@ -453,31 +462,17 @@ kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& 
   if (user.empty() || user.find('/') != std::string::npos || user[0] == '.') {
     return kube::InvalidArgument("unusable user name for a client certificate: \"" + user + "\"");
   }
-  X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
-  if (!ca_cert) {
-    ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate is not valid PEM");
-  }
-  kube::Status s = MakePkiDir(dir);
-  if (!s.ok()) return s;
-  fs::path crt = PkiDir(dir) / "users" / (user + ".crt");
-  fs::path key = PkiDir(dir) / "users" / (user + ".key");
-  if (auto leaf = LoadLeaf(crt, key)) {
-    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) &&
-        SubjectEntries(leaf->cert.get(), NID_commonName) == std::vector<std::string>{user} &&
-        SubjectEntries(leaf->cert.get(), NID_organizationName) == groups) {
-      return leaf->pem;
-    }
-  }
   CertSpec spec;
   spec.common_name = user;
   spec.organizations = groups;
   spec.client_auth = true;
-  auto issued = IssueCert(ca, spec);
-  if (!issued.ok()) return issued.status();
-  s = WritePair(crt, key, *issued);
-  if (!s.ok()) return s;
-  return issued;
+  fs::path users = PkiDir(dir) / "users";
+  return ReuseOrIssueLeaf(dir, users / (user + ".crt"), users / (user + ".key"), ca, spec,
+                          [&](X509* cert) {
+                            return SubjectEntries(cert, NID_commonName) ==
+                                       std::vector<std::string>{user} &&
+                                   SubjectEntries(cert, NID_organizationName) == groups;
+                          });
 }
 
 kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {
