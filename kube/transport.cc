@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -20,6 +19,7 @@
 
 #include "kube/credentials.h"
 #include "kube/rate_limiter.h"
+#include "kube/tls_util.h"
 
 namespace kube {
 namespace {
@@ -33,44 +33,15 @@ int VerifyCallback(int preverify_ok, X509_STORE_CTX* ctx) {
   return preverify_ok;
 }
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
-StatusOr<std::vector<X509Ptr>> ParseCerts(const std::string& pem, const std::string& what) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::vector<X509Ptr> certs;
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
-  ERR_clear_error();  // the loop always ends with a "no start line" error
-  if (certs.empty()) return InvalidArgument(what + " contains no PEM certificate");
-  return certs;
-}
-
-StatusOr<std::unique_ptr<EVP_PKEY, PkeyDeleter>> ParseKey(const std::string& pem) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
-  if (!k) return InvalidArgument("the client key is not a PEM private key: " + OpenSslError());
-  return std::unique_ptr<EVP_PKEY, PkeyDeleter>(k);
+// The client key, with OpenSSL's reason when it does not parse.
+StatusOr<EvpPkeyPtr> ParseKey(const std::string& pem) {
+  EvpPkeyPtr key = KeyFromPem(pem);
+  if (!key) return InvalidArgument("the client key is not a PEM private key: " + OpenSslError());
+  return key;
 }
 
 Status UseClientCert(SSL_CTX* ctx, const std::string& cert_pem, const std::string& key_pem) {
-  auto certs = ParseCerts(cert_pem, "the client certificate");
+  auto certs = CertsFromPem(cert_pem, "the client certificate");
   if (!certs.ok()) return certs.status();
   auto key = ParseKey(key_pem);
   if (!key.ok()) return key.status();
@@ -312,11 +283,9 @@ struct Transport::Impl {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
       } else {
         if (!config.ca_pem.empty()) {
-          auto certs = ParseCerts(config.ca_pem, "the CA bundle");
-          if (!certs.ok()) return certs.status();
-          X509_STORE* store = X509_STORE_new();
-          for (auto& c : *certs) X509_STORE_add_cert(store, c.get());
-          SSL_CTX_set_cert_store(ctx, store);  // the context owns the store
+          auto store = CertStoreFromPem(config.ca_pem, "the CA bundle");
+          if (!store.ok()) return store.status();
+          SSL_CTX_set_cert_store(ctx, store->release());  // the context owns the store
         } else {
           SSL_CTX_set_default_verify_paths(ctx);
         }
@@ -670,7 +639,7 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config,
   auto url = ParseServer(config.server);
   if (!url.ok()) problems.push_back(url.status().message());
   if (!config.ca_pem.empty()) {
-    auto c = ParseCerts(config.ca_pem, "the CA data (certificate-authority)");
+    auto c = CertsFromPem(config.ca_pem, "the CA data (certificate-authority)");
     if (!c.ok()) problems.push_back(c.status().message());
   }
   if (!config.client_cert_pem.empty() || !config.client_key_pem.empty()) {

@@ -1,9 +1,7 @@
 #include "tests/devcluster/auth.h"
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -11,6 +9,8 @@
 
 #include <string>
 #include <utility>
+
+#include "kube/tls_util.h"
 
 namespace devcluster {
 namespace {
@@ -25,30 +25,9 @@ constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
 struct StoreCtxFree {
   void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
 };
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-X509Ptr ParseCert(const std::string& pem) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-}
-
-std::unique_ptr<EVP_PKEY, PkeyFree> ParseKey(const std::string& pem) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return std::unique_ptr<EVP_PKEY, PkeyFree>(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-}
 
 std::vector<std::string> NameEntries(X509_NAME* name, int nid) {
   std::vector<std::string> out;
@@ -99,7 +78,7 @@ Authenticator::~Authenticator() { X509_STORE_free(store_); }
 
 kube::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const std::string& dir,
                                                                      const CertKey& ca) {
-  X509Ptr ca_cert = ParseCert(ca.cert_pem);
+  kube::X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   if (!ca_cert) {
     ERR_clear_error();
     return kube::InvalidArgument("the client CA certificate is not valid PEM");
@@ -162,9 +141,9 @@ std::optional<UserInfo> Authenticator::FromBearerToken(std::string_view token) c
 
 kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const CertKey& ca) {
   if (ctx == nullptr) return kube::InvalidArgument("no SSL_CTX");
-  X509Ptr cert = ParseCert(serving.cert_pem);
-  auto key = ParseKey(serving.key_pem);
-  X509Ptr ca_cert = ParseCert(ca.cert_pem);
+  kube::X509Ptr cert = kube::CertFromPem(serving.cert_pem);
+  kube::EvpPkeyPtr key = kube::KeyFromPem(serving.key_pem);
+  kube::X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   if (!cert || !key || !ca_cert) {
     ERR_clear_error();
     return kube::InvalidArgument("the serving certificate, its key or the CA is not valid PEM");

@@ -2,11 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -19,9 +17,12 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
+
+#include "kube/tls_util.h"
 
 namespace devcluster {
 namespace {
@@ -37,58 +38,14 @@ template <typename T, void (*F)(T*)>
 struct Deleter {
   void operator()(T* p) const { F(p); }
 };
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using kube::X509Ptr;
+using PkeyPtr = kube::EvpPkeyPtr;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 
-// The first queued OpenSSL error as text (and the queue cleared), for messages.
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
 kube::Status OpenSslFailure(const std::string& what) {
-  return kube::Internal(what + ": " + OpenSslError());
-}
-
-X509Ptr ParseCert(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
-PkeyPtr ParseKey(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
-}
-
-std::string CertPem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return "";
-  return BioText(bio.get());
-}
-
-std::string KeyPem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio ||
-      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return "";
-  }
-  return BioText(bio.get());
+  return kube::Internal(what + ": " + kube::OpenSslError());
 }
 
 PkeyPtr NewKey() { return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); }
@@ -195,7 +152,7 @@ kube::StatusOr<CertKey> NewCa() {
     if (!s.ok()) return s;
   }
   if (X509_sign(c, key.get(), EVP_sha256()) <= 0) return OpenSslFailure("signing the CA");
-  return CertKey{CertPem(c), KeyPem(key.get())};
+  return CertKey{kube::CertToPem(c), kube::KeyToPem(key.get())};
 }
 
 std::vector<std::string> SubjectEntries(X509* cert, int nid) {
@@ -316,10 +273,36 @@ std::optional<LoadedLeaf> LoadLeaf(const fs::path& crt, const fs::path& key) {
   auto crt_text = ReadFile(crt);
   auto key_text = ReadFile(key);
   if (!crt_text.ok() || !key_text.ok()) return std::nullopt;
-  LoadedLeaf leaf{{*crt_text, *key_text}, ParseCert(*crt_text), ParseKey(*key_text)};
+  LoadedLeaf leaf{{*crt_text, *key_text}, kube::CertFromPem(*crt_text), kube::KeyFromPem(*key_text)};
   ERR_clear_error();
   if (!leaf.cert || !leaf.key) return std::nullopt;
   return leaf;
+}
+
+// The leaf pair at `crt`/`key` when it is still usable under `ca` and
+// `matches` accepts it; otherwise a fresh one issued for `spec` and written
+// there. Reusing a leaf keeps kubeconfigs written earlier valid.
+kube::StatusOr<CertKey> ReuseOrIssueLeaf(const std::string& dir, const fs::path& crt,
+                                         const fs::path& key, const CertKey& ca,
+                                         const CertSpec& spec,
+                                         const std::function<bool(X509* cert)>& matches) {
+  X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
+  if (!ca_cert) {
+    ERR_clear_error();
+    return kube::InvalidArgument("the CA certificate is not valid PEM");
+  }
+  kube::Status s = MakePkiDir(dir);
+  if (!s.ok()) return s;
+  if (auto leaf = LoadLeaf(crt, key)) {
+    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) && matches(leaf->cert.get())) {
+      return leaf->pem;
+    }
+  }
+  auto issued = IssueCert(ca, spec);
+  if (!issued.ok()) return issued.status();
+  s = WritePair(crt, key, *issued);
+  if (!s.ok()) return s;
+  return issued;
 }
 
 // Splits one CSV line (double quotes group, "" inside quotes is a quote).
@@ -381,8 +364,8 @@ std::string Quote(const std::string& s) {
 }  // namespace
 
 kube::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec) {
-  X509Ptr ca_cert = ParseCert(ca.cert_pem);
-  PkeyPtr ca_key = ParseKey(ca.key_pem);
+  X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
+  PkeyPtr ca_key = kube::KeyFromPem(ca.key_pem);
   if (!ca_cert || !ca_key) {
     ERR_clear_error();
     return kube::InvalidArgument("the CA certificate or key is not valid PEM");
@@ -411,7 +394,7 @@ kube::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec) {
   kube::Status s = AddSubjectAltNames(c, spec.dns_names, spec.ips);
   if (!s.ok()) return s;
   if (X509_sign(c, ca_key.get(), EVP_sha256()) <= 0) return OpenSslFailure("signing");
-  return CertKey{CertPem(c), KeyPem(key.get())};
+  return CertKey{kube::CertToPem(c), kube::KeyToPem(key.get())};
 }
 
 kube::StatusOr<CertKey> EnsureCa(const std::string& dir) {
@@ -464,31 +447,13 @@ kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey&
   for (const std::string& d : want_dns) want_sans.insert("DNS:" + d);
   for (const std::string& ip : want_ips) want_sans.insert("IP:" + ip);
 
-  X509Ptr ca_cert = ParseCert(ca.cert_pem);
-  if (!ca_cert) {
-    ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate is not valid PEM");
-  }
-  kube::Status s = MakePkiDir(dir);
-  if (!s.ok()) return s;
-  fs::path crt = PkiDir(dir) / "apiserver.crt";
-  fs::path key = PkiDir(dir) / "apiserver.key";
-  if (auto leaf = LoadLeaf(crt, key)) {
-    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) &&
-        SubjectAltNames(leaf->cert.get()) == want_sans) {
-      return leaf->pem;
-    }
-  }
   CertSpec spec;
   spec.common_name = "devcluster-apiserver";
   spec.dns_names = want_dns;
   spec.ips = want_ips;
   spec.server_auth = true;
-  auto issued = IssueCert(ca, spec);
-  if (!issued.ok()) return issued.status();
-  s = WritePair(crt, key, *issued);
-  if (!s.ok()) return s;
-  return issued;
+  return ReuseOrIssueLeaf(dir, PkiDir(dir) / "apiserver.crt", PkiDir(dir) / "apiserver.key", ca,
+                          spec, [&](X509* cert) { return SubjectAltNames(cert) == want_sans; });
 }
 
 kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
@@ -497,31 +462,17 @@ kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& 
   if (user.empty() || user.find('/') != std::string::npos || user[0] == '.') {
     return kube::InvalidArgument("unusable user name for a client certificate: \"" + user + "\"");
   }
-  X509Ptr ca_cert = ParseCert(ca.cert_pem);
-  if (!ca_cert) {
-    ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate is not valid PEM");
-  }
-  kube::Status s = MakePkiDir(dir);
-  if (!s.ok()) return s;
-  fs::path crt = PkiDir(dir) / "users" / (user + ".crt");
-  fs::path key = PkiDir(dir) / "users" / (user + ".key");
-  if (auto leaf = LoadLeaf(crt, key)) {
-    if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) &&
-        SubjectEntries(leaf->cert.get(), NID_commonName) == std::vector<std::string>{user} &&
-        SubjectEntries(leaf->cert.get(), NID_organizationName) == groups) {
-      return leaf->pem;
-    }
-  }
   CertSpec spec;
   spec.common_name = user;
   spec.organizations = groups;
   spec.client_auth = true;
-  auto issued = IssueCert(ca, spec);
-  if (!issued.ok()) return issued.status();
-  s = WritePair(crt, key, *issued);
-  if (!s.ok()) return s;
-  return issued;
+  fs::path users = PkiDir(dir) / "users";
+  return ReuseOrIssueLeaf(dir, users / (user + ".crt"), users / (user + ".key"), ca, spec,
+                          [&](X509* cert) {
+                            return SubjectEntries(cert, NID_commonName) ==
+                                       std::vector<std::string>{user} &&
+                                   SubjectEntries(cert, NID_organizationName) == groups;
+                          });
 }
 
 kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {

@@ -270,55 +270,35 @@ JsonDoc MakeTable(const ResourceType& t, const std::vector<std::shared_ptr<const
   return table;
 }
 
+namespace {
+
+// "<n><unit>", followed by "<rest><rest_unit>" unless rest is 0: "5m", "5m30s".
+std::string Units(long long n, const char* unit, long long rest = 0, const char* rest_unit = "") {
+  std::string out = std::to_string(n) + unit;
+  if (rest != 0) out += std::to_string(rest) + rest_unit;
+  return out;
+}
+
+}  // namespace
+
+// The thresholds are those of k8s.io/apimachinery's duration.HumanDuration.
 std::string HumanDuration(std::chrono::seconds d) {
   long long s = d.count();
-  char buf[64];
   if (s < -1) return "<invalid>";
   if (s < 0) return "0s";
-  if (s < 120) {
-    snprintf(buf, sizeof buf, "%llds", s);
-    return buf;
-  }
+  if (s < 120) return Units(s, "s");
   long long minutes = s / 60;
-  if (minutes < 10) {
-    long long sec = s % 60;
-    if (sec == 0) snprintf(buf, sizeof buf, "%lldm", minutes);
-    else snprintf(buf, sizeof buf, "%lldm%llds", minutes, sec);
-    return buf;
-  }
-  if (minutes < 180) {
-    snprintf(buf, sizeof buf, "%lldm", minutes);
-    return buf;
-  }
+  if (minutes < 10) return Units(minutes, "m", s % 60, "s");
+  if (minutes < 180) return Units(minutes, "m");
   long long hours = s / 3600;
-  if (hours < 8) {
-    long long m = minutes % 60;
-    if (m == 0) snprintf(buf, sizeof buf, "%lldh", hours);
-    else snprintf(buf, sizeof buf, "%lldh%lldm", hours, m);
-    return buf;
-  }
-  if (hours < 48) {
-    snprintf(buf, sizeof buf, "%lldh", hours);
-    return buf;
-  }
-  if (hours < 24 * 8) {
-    long long h = hours % 24;
-    if (h == 0) snprintf(buf, sizeof buf, "%lldd", hours / 24);
-    else snprintf(buf, sizeof buf, "%lldd%lldh", hours / 24, h);
-    return buf;
-  }
-  if (hours < 24 * 365 * 2) {
-    snprintf(buf, sizeof buf, "%lldd", hours / 24);
-    return buf;
-  }
-  if (hours < 24 * 365 * 8) {
-    long long dy = (hours / 24) % 365;
-    if (dy == 0) snprintf(buf, sizeof buf, "%lldy", hours / 24 / 365);
-    else snprintf(buf, sizeof buf, "%lldy%lldd", hours / 24 / 365, dy);
-    return buf;
-  }
-  snprintf(buf, sizeof buf, "%lldy", hours / 24 / 365);
-  return buf;
+  if (hours < 8) return Units(hours, "h", minutes % 60, "m");
+  if (hours < 48) return Units(hours, "h");
+  long long days = hours / 24;
+  if (hours < 24 * 8) return Units(days, "d", hours % 24, "h");
+  if (hours < 24 * 365 * 2) return Units(days, "d");
+  long long years = days / 365;
+  if (hours < 24 * 365 * 8) return Units(years, "y", days % 365, "d");
+  return Units(years, "y");
 }
 
 bool ParseRfc3339(const std::string& s, Clock::time_point* out) {

@@ -22,6 +22,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
+#include "tests/testing/temp_dir.h"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -33,22 +34,7 @@ namespace {
 const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", true};
 const kube::ResourceRef kNamespaces{"", "v1", "namespaces", false};
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kube_informer_it_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kube::testing::TempDir;
 
 // A devcluster child process. The destructor always terminates it (SIGTERM,
 // then SIGKILL if it does not exit), so no test path leaks the process.

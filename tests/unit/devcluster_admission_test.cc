@@ -9,35 +9,19 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
 
 #include "tests/devcluster/admission.h"
 #include "tests/devcluster/pki.h"
+#include "tests/testing/local_server.h"
+#include "tests/testing/temp_dir.h"
 
 namespace devcluster {
 namespace {
 
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "devcluster-adm-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kube::testing::TempDir;
 
 // The string at a dotted path, or "" (walks with explicit key lengths, so it
 // does not depend on how json.h looks keys up).
@@ -104,17 +88,11 @@ class TestWebhook {
       }
       res.set_content(handler_(review), "application/json");
     });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_.Start(svr_);
   }
-  ~TestWebhook() {
-    while (!svr_.is_running()) std::this_thread::yield();
-    svr_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return thread_.port(); }
   std::string url(const std::string& path = "/validate") const {
-    return "https://127.0.0.1:" + std::to_string(port_) + path;
+    return "https://127.0.0.1:" + std::to_string(thread_.port()) + path;
   }
   std::vector<std::string> bodies() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -132,10 +110,9 @@ class TestWebhook {
  private:
   httplib::SSLServer svr_;
   Handler handler_;
-  int port_ = 0;
-  std::thread thread_;
   mutable std::mutex mu_;
   std::vector<std::string> bodies_, targets_, content_types_;
+  kube::testing::ServerThread thread_;  // last: stops before the members above go
 };
 
 // A port nothing listens on: bound, then closed.
@@ -149,11 +126,6 @@ int ClosedPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
-}
-
-void WriteText(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
 }
 
 // A CA, a webhook serving certificate for webhook.test.svc and 127.0.0.1, the
@@ -171,10 +143,8 @@ class Fixture {
     spec.server_auth = true;
     auto serving = IssueCert(ca_, spec);
     REQUIRE(serving.ok());
-    cert_file_ = (fs::path(dir_.path()) / "webhook.crt").string();
-    key_file_ = (fs::path(dir_.path()) / "webhook.key").string();
-    WriteText(cert_file_, serving->cert_pem);
-    WriteText(key_file_, serving->key_pem);
+    cert_file_ = dir_.Write("webhook.crt", serving->cert_pem);
+    key_file_ = dir_.Write("webhook.key", serving->key_pem);
     ca_bundle_ = Base64Encode(ca_.cert_pem);
 
     object_ = Parse(R"({"apiVersion":"kubevirt.io/v1alpha3",

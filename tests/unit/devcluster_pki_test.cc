@@ -2,7 +2,6 @@
 // and its Authenticator, with real OpenSSL verification and real TLS
 // handshakes on port 0.
 #include <httplib.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -14,72 +13,37 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
-#include <thread>
 
+#include "kube/tls_util.h"
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/pki.h"
+#include "tests/testing/local_server.h"
+#include "tests/testing/temp_dir.h"
 
 namespace devcluster {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "devcluster-pki-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-X509Ptr Cert(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509Ptr cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
-  return cert;
-}
-
-PkeyPtr Key(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
-  return key;
-}
+using kube::X509Ptr;
+using kube::testing::TempDir;
 
 // X509_verify_cert of `leaf` against `ca` for `purpose`; the error text or "".
 std::string VerifyChain(const CertKey& ca, const CertKey& leaf, int purpose) {
-  X509Ptr ca_cert = Cert(ca.cert_pem), cert = Cert(leaf.cert_pem);
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_add_cert(store, ca_cert.get());
+  auto store = kube::CertStoreFromPem(ca.cert_pem, "the CA");
+  REQUIRE(store.ok());
+  X509Ptr cert = kube::CertFromPem(leaf.cert_pem);
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  X509_STORE_CTX_init(ctx, store, cert.get(), nullptr);
+  X509_STORE_CTX_init(ctx, store->get(), cert.get(), nullptr);
   X509_STORE_CTX_set_purpose(ctx, purpose);
   std::string err;
   if (X509_verify_cert(ctx) != 1) err = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
   X509_STORE_CTX_free(ctx);
-  X509_STORE_free(store);
   return err;
 }
 
 std::vector<std::string> SubjectEntries(const CertKey& ck, int nid) {
-  X509Ptr cert = Cert(ck.cert_pem);
+  X509Ptr cert = kube::CertFromPem(ck.cert_pem);
   std::vector<std::string> out;
   X509_NAME* name = X509_get_subject_name(cert.get());
   for (int i = X509_NAME_get_index_by_NID(name, nid, -1); i >= 0;
@@ -108,10 +72,10 @@ TEST_CASE("EnsureCa creates a CA once and returns the same one afterwards", "[pk
   TempDir dir;
   auto first = EnsureCa(dir.path());
   REQUIRE(first.ok());
-  X509Ptr cert = Cert(first->cert_pem);
+  X509Ptr cert = kube::CertFromPem(first->cert_pem);
   REQUIRE(cert);
   CHECK(X509_check_ca(cert.get()) > 0);
-  CHECK(X509_check_private_key(cert.get(), Key(first->key_pem).get()) == 1);
+  CHECK(X509_check_private_key(cert.get(), kube::KeyFromPem(first->key_pem).get()) == 1);
   CHECK(Mode(fs::path(dir.path()) / "pki" / "ca.key") == 0600);
   // Ten years, give or take the back-dating.
   time_t nine_years = time(nullptr) + 9L * 365 * 24 * 3600;
@@ -141,7 +105,7 @@ TEST_CASE("the serving certificate chains to the CA for serverAuth and carries t
   REQUIRE(serving.ok());
   CHECK(VerifyChain(*ca, *serving, X509_PURPOSE_SSL_SERVER) == "");
   CHECK(VerifyChain(*ca, *serving, X509_PURPOSE_SSL_CLIENT) != "");
-  X509Ptr cert = Cert(serving->cert_pem);
+  X509Ptr cert = kube::CertFromPem(serving->cert_pem);
   CHECK(X509_check_host(cert.get(), "localhost", 0, 0, nullptr) == 1);
   CHECK(X509_check_host(cert.get(), "devcluster.example", 0, 0, nullptr) == 1);
   CHECK(X509_check_host(cert.get(), "other.example", 0, 0, nullptr) == 0);
@@ -165,7 +129,8 @@ TEST_CASE("the serving certificate is reused while its SANs match and reissued w
   auto changed = EnsureServingCert(dir.path(), *ca, {"b.example"}, {});
   REQUIRE(changed.ok());
   CHECK(changed->cert_pem != first->cert_pem);
-  CHECK(X509_check_host(Cert(changed->cert_pem).get(), "b.example", 0, 0, nullptr) == 1);
+  X509Ptr changed_cert = kube::CertFromPem(changed->cert_pem);
+  CHECK(X509_check_host(changed_cert.get(), "b.example", 0, 0, nullptr) == 1);
   CHECK(ReadAll(fs::path(dir.path()) / "pki" / "apiserver.crt") == changed->cert_pem);
 }
 
@@ -293,7 +258,7 @@ TEST_CASE("the kubeconfig has the devcluster cluster, four users and four contex
   CHECK(SubjectEntries(admin, NID_commonName) == std::vector<std::string>{"admin"});
   CHECK(SubjectEntries(admin, NID_organizationName) ==
         std::vector<std::string>{"system:masters"});
-  CHECK(Key(*Base64Decode(users["admin"]["client-key-data"].as<std::string>())));
+  CHECK(kube::KeyFromPem(*Base64Decode(users["admin"]["client-key-data"].as<std::string>())));
   CHECK(users["alice"]["client-certificate-data"]);
 
   auto tokens = EnsureTokens(dir.path());
@@ -384,33 +349,26 @@ class WhoAmIServer {
       }
       res.set_content(text, "text/plain");
     });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_.Start(svr_);
   }
-  ~WhoAmIServer() {
-    while (!svr_.is_running()) std::this_thread::yield();
-    svr_.stop();
-    thread_.join();
-  }
-  bool valid() const { return svr_.is_valid() && port_ > 0; }
-  int port() const { return port_; }
+  bool valid() const { return svr_.is_valid() && thread_.port() > 0; }
+  int port() const { return thread_.port(); }
 
  private:
   httplib::SSLServer svr_;
-  int port_ = 0;
-  std::thread thread_;
+  kube::testing::ServerThread thread_;
 };
 
 // GET /whoami, verifying the server against `ca`, optionally with a client cert.
 std::string WhoAmI(int port, const CertKey& ca, const CertKey* client) {
-  X509Ptr cert = client ? Cert(client->cert_pem) : nullptr;
-  PkeyPtr key = client ? Key(client->key_pem) : nullptr;
+  X509Ptr cert = client ? kube::CertFromPem(client->cert_pem) : nullptr;
+  kube::EvpPkeyPtr key = client ? kube::KeyFromPem(client->key_pem) : nullptr;
   std::unique_ptr<httplib::SSLClient> cli =
       client ? std::make_unique<httplib::SSLClient>("127.0.0.1", port, cert.get(), key.get())
              : std::make_unique<httplib::SSLClient>("127.0.0.1", port);
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_add_cert(store, Cert(ca.cert_pem).get());
-  cli->set_ca_cert_store(store);
+  auto store = kube::CertStoreFromPem(ca.cert_pem, "the CA");
+  if (!store.ok()) return "error: " + store.status().ToString();
+  cli->set_ca_cert_store(store->release());  // the client takes the store
   cli->enable_server_certificate_verification(true);
   auto res = cli->Get("/whoami");
   if (!res) return "error: " + httplib::to_string(res.error());

@@ -12,35 +12,13 @@
 #include "kube/config.h"
 #include "kube/credentials.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kube_config_test_XXXXXX").string();
-    char* p = mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string Write(const std::string& rel, const std::string& content, bool exec = false) {
-    fs::path p = fs::path(path_) / fs::path(rel).relative_path();
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-    if (exec) fs::permissions(p, fs::perms::owner_all);
-    return p.string();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kube::testing::TempDir;
 
 // "hello" etc. in base64, so -data fields are checked byte for byte.
 const char kCaData[] = "Q0EtREFUQQ==";        // CA-DATA

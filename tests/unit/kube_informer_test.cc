@@ -13,6 +13,7 @@
 
 #include "kube/informer.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/local_server.h"
 
 using namespace std::chrono_literals;
 
@@ -32,9 +33,7 @@ class FakeApi {
         List(req, res);
       }
     });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_.Start(svr_);
   }
   ~FakeApi() {
     {
@@ -42,11 +41,10 @@ class FakeApi {
       shutting_down_ = true;
     }
     cv_.notify_all();
-    while (!svr_.is_running()) std::this_thread::yield();
-    svr_.stop();
-    thread_.join();
+    // thread_, the last member, then stops the server and waits for the
+    // handlers woken here.
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(thread_.port()); }
 
   // Writes an object (create or update) and logs the event. A hidden write
   // is not logged: no watch will ever deliver it (as if compacted away).
@@ -172,8 +170,6 @@ class FakeApi {
   }
 
   httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::string> objects_;
@@ -185,6 +181,7 @@ class FakeApi {
   bool shutting_down_ = false;
   int lists_ = 0;
   int gone_ = 0;
+  kube::testing::ServerThread thread_;  // last: the server stops before the state above goes
 };
 
 // Records handler calls ("add a", "update b 104", "delete c") for assertions.

@@ -4,46 +4,23 @@
 // client certificates from PEM in memory.
 #include <httplib.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <catch2/catch.hpp>
 
-#include <thread>
-
+#include "kube/tls_util.h"
 #include "kube/transport.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/local_server.h"
 
 namespace {
 
 struct KeyPair {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  KeyPair() = default;
-  KeyPair(const KeyPair&) = delete;
-  ~KeyPair() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-  std::string CertPem() const {
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(b, cert);
-    char* data;
-    long n = BIO_get_mem_data(b, &data);
-    std::string s(data, static_cast<size_t>(n));
-    BIO_free(b);
-    return s;
-  }
-  std::string KeyPem() const {
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-    char* data;
-    long n = BIO_get_mem_data(b, &data);
-    std::string s(data, static_cast<size_t>(n));
-    BIO_free(b);
-    return s;
-  }
+  kube::EvpPkeyPtr key;
+  kube::X509Ptr cert;
+  std::string CertPem() const { return kube::CertToPem(cert.get()); }
+  std::string KeyPem() const { return kube::KeyToPem(key.get()); }
 };
 
 void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
@@ -59,54 +36,47 @@ void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
 // An ECDSA P-256 certificate for `cn`, signed by `ca` (self-signed when null).
 void MakeCert(KeyPair& kp, const std::string& cn, const KeyPair* ca, const char* san,
               bool is_ca, bool client = false) {
-  kp.key = EVP_EC_gen("P-256");
-  REQUIRE(kp.key != nullptr);
-  kp.cert = X509_new();
-  X509_set_version(kp.cert, 2);
+  kp.key.reset(EVP_EC_gen("P-256"));
+  REQUIRE(kp.key);
+  kp.cert.reset(X509_new());
+  X509* cert = kp.cert.get();
+  X509_set_version(cert, 2);
   static long serial = 1;
-  ASN1_INTEGER_set(X509_get_serialNumber(kp.cert), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(kp.cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(kp.cert), 3600);
-  X509_set_pubkey(kp.cert, kp.key);
-  X509_NAME* name = X509_get_subject_name(kp.cert);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, kp.key.get());
+  X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509* issuer_cert = ca ? ca->cert : kp.cert;
-  X509_set_issuer_name(kp.cert, X509_get_subject_name(issuer_cert));
+  X509* issuer_cert = ca ? ca->cert.get() : cert;
+  X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert));
   if (is_ca) {
-    AddExt(kp.cert, issuer_cert, NID_basic_constraints, "critical,CA:TRUE");
-    AddExt(kp.cert, issuer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+    AddExt(cert, issuer_cert, NID_basic_constraints, "critical,CA:TRUE");
+    AddExt(cert, issuer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
-    AddExt(kp.cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE");
-    AddExt(kp.cert, issuer_cert, NID_ext_key_usage, client ? "clientAuth" : "serverAuth");
-    if (san) AddExt(kp.cert, issuer_cert, NID_subject_alt_name, san);
+    AddExt(cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE");
+    AddExt(cert, issuer_cert, NID_ext_key_usage, client ? "clientAuth" : "serverAuth");
+    if (san) AddExt(cert, issuer_cert, NID_subject_alt_name, san);
   }
-  REQUIRE(X509_sign(kp.cert, ca ? ca->key : kp.key, EVP_sha256()) > 0);
+  REQUIRE(X509_sign(cert, ca ? ca->key.get() : kp.key.get(), EVP_sha256()) > 0);
 }
 
 class TlsServer {
  public:
   TlsServer(const KeyPair& server, X509_STORE* client_cas = nullptr)
-      : server_(server.cert, server.key, client_cas) {
+      : server_(server.cert.get(), server.key.get(), client_cas) {
     REQUIRE(server_.is_valid());
     server_.Get("/ok", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(req.ssl ? "{\"tls\":true}" : "{}", "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_.Start(server_);
   }
-  ~TlsServer() {
-    while (!server_.is_running()) std::this_thread::yield();
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(thread_.port()); }
 
  private:
   httplib::SSLServer server_;
-  int port_ = 0;
-  std::thread thread_;
+  kube::testing::ServerThread thread_;
 };
 
 kube::StatusOr<kube::HttpResponse> Get(const kube::RestConfig& rc, kube::testing::FakeClock& clock) {
@@ -172,9 +142,10 @@ TEST_CASE("TLS: a client certificate from PEM in memory is presented", "[kube][t
   MakeCert(ca, "test-ca", nullptr, nullptr, true);
   MakeCert(server, "server", &ca, "IP:127.0.0.1", false);
   MakeCert(client, "admin", &ca, nullptr, false, true);
-  X509_STORE* client_cas = X509_STORE_new();
-  X509_STORE_add_cert(client_cas, ca.cert);
-  TlsServer srv(server, client_cas);  // requires and verifies client certificates
+  auto client_cas = kube::CertStoreFromPem(ca.CertPem(), "the test CA");
+  REQUIRE(client_cas.ok());
+  // The server takes the store; it requires and verifies client certificates.
+  TlsServer srv(server, client_cas->release());
   kube::testing::FakeClock clock;
   kube::RestConfig rc;
   rc.server = srv.url();
@@ -186,4 +157,40 @@ TEST_CASE("TLS: a client certificate from PEM in memory is presented", "[kube][t
   auto with = Get(rc, clock);
   INFO(with.status().ToString());
   CHECK(with.ok());
+}
+
+TEST_CASE("PEM helpers round-trip certificates and keys and reject what is not PEM",
+          "[kube][tls]") {
+  KeyPair ca, leaf;
+  MakeCert(ca, "test-ca", nullptr, nullptr, true);
+  MakeCert(leaf, "leaf", &ca, "IP:127.0.0.1", false);
+
+  kube::X509Ptr cert = kube::CertFromPem(leaf.CertPem());
+  REQUIRE(cert);
+  CHECK(X509_cmp(cert.get(), leaf.cert.get()) == 0);
+  kube::EvpPkeyPtr key = kube::KeyFromPem(leaf.KeyPem());
+  REQUIRE(key);
+  CHECK(EVP_PKEY_eq(key.get(), leaf.key.get()) == 1);
+
+  auto bundle = kube::CertsFromPem(leaf.CertPem() + ca.CertPem(), "the bundle");
+  REQUIRE(bundle.ok());
+  REQUIRE(bundle->size() == 2);
+  CHECK(X509_cmp((*bundle)[1].get(), ca.cert.get()) == 0);
+
+  auto none = kube::CertsFromPem("not a certificate", "the bundle");
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.status().code() == kube::Code::kInvalidArgument);
+  CHECK(none.status().message() == "the bundle contains no PEM certificate");
+  CHECK_FALSE(kube::CertStoreFromPem("", "the CA").ok());
+  CHECK_FALSE(kube::CertFromPem("garbage"));
+  CHECK_FALSE(kube::KeyFromPem(leaf.CertPem()));
+  CHECK(kube::OpenSslError() != "unknown OpenSSL error");  // the failed read left a reason
+  CHECK(kube::OpenSslError() == "unknown OpenSSL error");  // and reading it cleared the queue
+
+  auto store = kube::CertStoreFromPem(ca.CertPem(), "the CA");
+  REQUIRE(store.ok());
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  REQUIRE(X509_STORE_CTX_init(ctx, store->get(), leaf.cert.get(), nullptr) == 1);
+  CHECK(X509_verify_cert(ctx) == 1);
+  X509_STORE_CTX_free(ctx);
 }

@@ -6,7 +6,6 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -14,35 +13,14 @@
 #include "kube/rate_limiter.h"
 #include "kube/transport.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/local_server.h"
+#include "tests/testing/temp_dir.h"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// A plain-HTTP server on 127.0.0.1:<ephemeral> serving in its own thread.
-class LocalServer {
- public:
-  LocalServer() {
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    // Connections queue in the listen backlog until the thread accepts, so
-    // requests made right away are not lost.
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~LocalServer() {
-    // stop() is a no-op until listen has started; wait for it first.
-    while (!server_.is_running()) std::this_thread::yield();
-    server_.stop();
-    thread_.join();
-  }
-  httplib::Server& server() { return server_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using kube::testing::LocalServer;
 
 kube::RestConfig PlainConfig(const std::string& url) {
   kube::RestConfig rc;
@@ -326,15 +304,14 @@ TEST_CASE("query values are percent-encoded and tokens sent as bearer auth", "[k
 }
 
 TEST_CASE("a 401 makes the exec plugin run again once", "[kube][transport]") {
-  namespace fs = std::filesystem;
-  std::string dir = (fs::temp_directory_path() / "kube_transport_exec_XXXXXX").string();
-  REQUIRE(mkdtemp(dir.data()) != nullptr);
-  std::string plugin = dir + "/plugin.sh";
-  std::ofstream(plugin) << "#!/bin/sh\necho run >> " << dir
-                        << "/runs\nn=$(wc -l < " << dir << "/runs | tr -d ' ')\n"
-                        << "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-                           "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-'$n'\"}}'\n";
-  fs::permissions(plugin, fs::perms::owner_all);
+  kube::testing::TempDir tmp("kube_transport_exec_");
+  const std::string& dir = tmp.path();
+  std::string plugin = tmp.Write(
+      "plugin.sh",
+      "#!/bin/sh\necho run >> " + dir + "/runs\nn=$(wc -l < " + dir + "/runs | tr -d ' ')\n" +
+          "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+          "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-'$n'\"}}'\n",
+      /*exec=*/true);
 
   LocalServer srv;
   srv.server().Get("/secure", [](const httplib::Request& req, httplib::Response& res) {
@@ -361,7 +338,6 @@ TEST_CASE("a 401 makes the exec plugin run again once", "[kube][transport]") {
   int n = 0;
   for (std::string l; std::getline(runs, l);) ++n;
   CHECK(n == 2);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("invalid configurations are rejected at Create with every problem listed",

@@ -13,31 +13,13 @@
 #include "kube/client.h"
 #include "kube/watch.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/local_server.h"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-class LocalServer {
- public:
-  LocalServer() {
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~LocalServer() {
-    while (!server_.is_running()) std::this_thread::yield();
-    server_.stop();
-    thread_.join();
-  }
-  httplib::Server& server() { return server_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using kube::testing::LocalServer;
 
 std::unique_ptr<kube::Client> MakeClient(const std::string& url, kube::Clock* clock) {
   kube::RestConfig rc;

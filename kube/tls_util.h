@@ -1,0 +1,59 @@
+// Small OpenSSL helpers shared by the transport and by devcluster: owning
+// pointers, PEM in and out of memory, a certificate store from a PEM bundle,
+// and the OpenSSL error queue as text.
+//
+// Only OpenSSL's forward declarations are included, so this header stays
+// light. Thread safety: every function is thread-safe; OpenSSL's error queue
+// is per thread.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/status.h"
+
+namespace kube {
+
+struct X509Deleter {
+  void operator()(X509* cert) const;
+};
+struct EvpPkeyDeleter {
+  void operator()(EVP_PKEY* key) const;
+};
+struct X509StoreDeleter {
+  void operator()(X509_STORE* store) const;
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
+
+// The oldest queued OpenSSL error as text ("unknown OpenSSL error" when the
+// queue is empty). Clears this thread's error queue.
+std::string OpenSslError();
+
+// The first certificate in `pem`, or null. On failure the reason stays on
+// OpenSSL's error queue: the caller reads it (OpenSslError) or clears it.
+X509Ptr CertFromPem(std::string_view pem);
+
+// Every certificate in `pem`, in order. InvalidArgument "<what> contains no
+// PEM certificate" when there is none. Leaves the error queue empty.
+StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::string& what);
+
+// The private key in `pem` (PKCS#8 or traditional, unencrypted), or null; as
+// with CertFromPem the reason for a failure stays on the error queue.
+EvpPkeyPtr KeyFromPem(std::string_view pem);
+
+// PEM text of a certificate, or of a private key as unencrypted PKCS#8; ""
+// when OpenSSL fails.
+std::string CertToPem(X509* cert);
+std::string KeyToPem(EVP_PKEY* key);
+
+// A store trusting every certificate in `pem`. InvalidArgument as
+// CertsFromPem; Internal when OpenSSL cannot build the store.
+StatusOr<X509StorePtr> CertStoreFromPem(std::string_view pem, const std::string& what);
+
+}  // namespace kube
