@@ -1,0 +1,356 @@
+#include "webhook/admission_review.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <utility>
+
+namespace webhook {
+namespace {
+
+using Value = rapidjson::Value;
+
+const char* TypeName(const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "unknown";
+}
+
+// Collects every problem so that one response names them all.
+class Problems {
+ public:
+  void Add(const std::string& path, const std::string& what) { list_.push_back(path + ": " + what); }
+  void WrongType(const std::string& path, const char* want, const Value& got) {
+    Add(path, std::string("want ") + want + ", got " + TypeName(got));
+  }
+  bool empty() const { return list_.empty(); }
+  std::string Join() const {
+    std::string out;
+    for (const std::string& p : list_) {
+      if (!out.empty()) out += "; ";
+      out += p;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> list_;
+};
+
+const Value* Member(const Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string Str(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+
+// Reads an optional string member into *out. Absent and null leave *out
+// unchanged; any other non-string is a problem. `required` makes an absent,
+// null or empty value a problem.
+void ReadString(const Value& obj, const char* name, const std::string& path, bool required,
+                std::string* out, Problems& p) {
+  const Value* v = Member(obj, name);
+  std::string full = path.empty() ? std::string(name) : path + "." + name;
+  if (v == nullptr || v->IsNull()) {
+    if (required) p.Add(full, "required");
+    return;
+  }
+  if (!v->IsString()) {
+    p.WrongType(full, "a string", *v);
+    return;
+  }
+  *out = Str(*v);
+  if (required && out->empty()) p.Add(full, "must not be empty");
+}
+
+void ReadStringList(const Value& v, const std::string& path, std::vector<std::string>* out,
+                    Problems& p) {
+  if (v.IsNull()) return;
+  if (!v.IsArray()) {
+    p.WrongType(path, "an array of strings", v);
+    return;
+  }
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    if (v[i].IsString()) {
+      out->push_back(Str(v[i]));
+    } else {
+      p.WrongType(path + "[" + std::to_string(i) + "]", "a string", v[i]);
+    }
+  }
+}
+
+// Returns the member when it is an object; null when absent or JSON null
+// (then `required` makes it a problem); a problem for any other type.
+const Value* ObjectMember(const Value& obj, const char* name, const std::string& path,
+                          bool required, Problems& p) {
+  const Value* v = Member(obj, name);
+  std::string full = path.empty() ? std::string(name) : path + "." + name;
+  if (v == nullptr || v->IsNull()) {
+    if (required) p.Add(full, "required");
+    return nullptr;
+  }
+  if (!v->IsObject()) {
+    p.WrongType(full, "an object", *v);
+    return nullptr;
+  }
+  return v;
+}
+
+void ReadGvk(const Value& req, const char* name, bool required, GroupVersionKind* out,
+             Problems& p) {
+  const Value* v = ObjectMember(req, name, "request", required, p);
+  if (v == nullptr) return;
+  std::string path = std::string("request.") + name;
+  ReadString(*v, "group", path, false, &out->group, p);
+  ReadString(*v, "version", path, required, &out->version, p);
+  ReadString(*v, "kind", path, required, &out->kind, p);
+}
+
+void ReadGvr(const Value& req, const char* name, bool required, GroupVersionResource* out,
+             Problems& p) {
+  const Value* v = ObjectMember(req, name, "request", required, p);
+  if (v == nullptr) return;
+  std::string path = std::string("request.") + name;
+  ReadString(*v, "group", path, false, &out->group, p);
+  ReadString(*v, "version", path, required, &out->version, p);
+  ReadString(*v, "resource", path, required, &out->resource, p);
+}
+
+void ReadUserInfo(const Value& req, UserInfo* out, Problems& p) {
+  const Value* u = ObjectMember(req, "userInfo", "request", false, p);
+  if (u == nullptr) return;
+  ReadString(*u, "username", "request.userInfo", false, &out->username, p);
+  ReadString(*u, "uid", "request.userInfo", false, &out->uid, p);
+  if (const Value* g = Member(*u, "groups")) {
+    ReadStringList(*g, "request.userInfo.groups", &out->groups, p);
+  }
+  const Value* extra = ObjectMember(*u, "extra", "request.userInfo", false, p);
+  if (extra == nullptr) return;
+  for (auto it = extra->MemberBegin(); it != extra->MemberEnd(); ++it) {
+    std::string key = Str(it->name);
+    ReadStringList(it->value, "request.userInfo.extra." + key, &out->extra[key], p);
+  }
+}
+
+std::optional<Operation> ParseOperation(std::string_view s) {
+  if (s == "CREATE") return Operation::kCreate;
+  if (s == "UPDATE") return Operation::kUpdate;
+  if (s == "DELETE") return Operation::kDelete;
+  if (s == "CONNECT") return Operation::kConnect;
+  return std::nullopt;
+}
+
+kube::Status BadRequest(std::string message) {
+  kube::Status s = kube::InvalidArgument("invalid AdmissionReview: " + std::move(message));
+  s.WithHttp(400, "BadRequest");
+  return s;
+}
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Key(Writer& w, const char* k) { w.Key(k); }
+void String(Writer& w, const std::string& s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+}  // namespace
+
+const char* OperationName(Operation op) {
+  switch (op) {
+    case Operation::kCreate: return "CREATE";
+    case Operation::kUpdate: return "UPDATE";
+    case Operation::kDelete: return "DELETE";
+    case Operation::kConnect: return "CONNECT";
+  }
+  return "UNKNOWN";
+}
+
+int JsonDepth(std::string_view json) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) max_depth = depth;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return max_depth;
+}
+
+kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
+  if (body.empty()) return BadRequest("empty body");
+  // The depth check comes first: it bounds the recursion of everything that
+  // later walks the document (copies, writers, the api/ parsers).
+  if (int depth = JsonDepth(body); depth > kMaxJsonDepth) {
+    return BadRequest("JSON nests " + std::to_string(depth) + " levels deep, more than " +
+                      std::to_string(kMaxJsonDepth));
+  }
+  auto doc = std::make_shared<rapidjson::Document>();
+  // Validating UTF-8 keeps invalid byte sequences out of echoed strings.
+  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      body.data(), body.size());
+  if (doc->HasParseError()) {
+    return BadRequest(std::string("not JSON: ") + rapidjson::GetParseError_En(doc->GetParseError()) +
+                      " at offset " + std::to_string(doc->GetErrorOffset()));
+  }
+  if (!doc->IsObject()) {
+    return BadRequest(std::string("want a JSON object, got ") + TypeName(*doc));
+  }
+  Problems p;
+  std::string api_version, kind;
+  ReadString(*doc, "apiVersion", "", true, &api_version, p);
+  ReadString(*doc, "kind", "", true, &kind, p);
+  if (!api_version.empty() && api_version != kAdmissionApiVersion) {
+    p.Add("apiVersion", "want \"" + std::string(kAdmissionApiVersion) + "\", got \"" +
+                             api_version + "\"");
+  }
+  if (!kind.empty() && kind != kAdmissionReviewKind) {
+    p.Add("kind", "want \"" + std::string(kAdmissionReviewKind) + "\", got \"" + kind + "\"");
+  }
+  AdmissionRequest out;
+  const Value* req = ObjectMember(*doc, "request", "", true, p);
+  if (req == nullptr) return BadRequest(p.Join());
+
+  ReadString(*req, "uid", "request", true, &out.uid, p);
+  ReadGvk(*req, "kind", true, &out.kind, p);
+  ReadGvr(*req, "resource", true, &out.resource, p);
+  GroupVersionKind request_kind;
+  ReadGvk(*req, "requestKind", false, &request_kind, p);
+  GroupVersionResource request_resource;
+  ReadGvr(*req, "requestResource", false, &request_resource, p);
+  ReadString(*req, "subResource", "request", false, &out.sub_resource, p);
+  std::string request_sub_resource;
+  ReadString(*req, "requestSubResource", "request", false, &request_sub_resource, p);
+  ReadString(*req, "namespace", "request", false, &out.namespace_, p);
+  ReadString(*req, "name", "request", false, &out.name, p);
+
+  std::string op;
+  ReadString(*req, "operation", "request", true, &op, p);
+  if (!op.empty()) {
+    if (auto parsed = ParseOperation(op)) {
+      out.operation = *parsed;
+    } else {
+      p.Add("request.operation", "want one of CREATE, UPDATE, DELETE, CONNECT, got \"" + op + "\"");
+    }
+  }
+  ReadUserInfo(*req, &out.user_info, p);
+  out.object = ObjectMember(*req, "object", "request", false, p);
+  out.old_object = ObjectMember(*req, "oldObject", "request", false, p);
+  ObjectMember(*req, "options", "request", false, p);
+  if (const Value* dry = Member(*req, "dryRun"); dry != nullptr && !dry->IsNull()) {
+    if (dry->IsBool()) {
+      out.dry_run = dry->GetBool();
+    } else {
+      p.WrongType("request.dryRun", "a boolean", *dry);
+    }
+  }
+  if (!p.empty()) return BadRequest(p.Join());
+  out.doc = std::move(doc);
+  return out;
+}
+
+std::string EncodeAdmissionReview(const AdmissionResponse& r) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  Key(w, "apiVersion");
+  w.String(kAdmissionApiVersion);
+  Key(w, "kind");
+  w.String(kAdmissionReviewKind);
+  Key(w, "response");
+  w.StartObject();
+  Key(w, "uid");
+  String(w, r.uid);
+  Key(w, "allowed");
+  w.Bool(r.allowed);
+  if (!r.allowed) {
+    Key(w, "status");
+    w.StartObject();
+    Key(w, "metadata");
+    w.StartObject();
+    w.EndObject();
+    Key(w, "status");
+    w.String("Failure");
+    if (!r.message.empty()) {
+      Key(w, "message");
+      String(w, r.message);
+    }
+    if (!r.reason.empty()) {
+      Key(w, "reason");
+      String(w, r.reason);
+    }
+    if (!r.causes.empty() || r.retry_after_seconds) {
+      Key(w, "details");
+      w.StartObject();
+      if (!r.causes.empty()) {
+        Key(w, "causes");
+        w.StartArray();
+        for (const StatusCause& c : r.causes) {
+          w.StartObject();
+          if (!c.reason.empty()) {
+            Key(w, "reason");
+            String(w, c.reason);
+          }
+          if (!c.message.empty()) {
+            Key(w, "message");
+            String(w, c.message);
+          }
+          if (!c.field.empty()) {
+            Key(w, "field");
+            String(w, c.field);
+          }
+          w.EndObject();
+        }
+        w.EndArray();
+      }
+      if (r.retry_after_seconds) {
+        Key(w, "retryAfterSeconds");
+        w.Int(*r.retry_after_seconds);
+      }
+      w.EndObject();
+    }
+    if (r.code != 0) {
+      Key(w, "code");
+      w.Int(r.code);
+    }
+    w.EndObject();
+  }
+  if (!r.warnings.empty()) {
+    Key(w, "warnings");
+    w.StartArray();
+    for (const std::string& warning : r.warnings) String(w, warning);
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace webhook

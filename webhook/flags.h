@@ -1,0 +1,31 @@
+// Command-line flags of migration-webhook. Pure parsing: no files are read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kube/status.h"
+
+namespace webhook {
+
+struct Flags {
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
+  std::string client_ca_file;  // empty: client certificates are not requested
+  std::string bind_address = "0.0.0.0";
+  int port = 8443;             // 0: any free port (printed once listening)
+  std::string kubeconfig;      // empty: kube::DefaultConfig (in-cluster first)
+  std::string kubevirt_namespace = "kubevirt";
+  std::string kubevirt_name = "kubevirt";
+  bool help = false;           // -h/--help: print kUsage and exit 0
+};
+
+extern const char kUsage[];
+
+// Parses `args` (argv without the program name). Accepts "--flag value" and
+// "--flag=value". Returns InvalidArgument whose message lists every problem,
+// one per line (unknown flags, missing values, bad numbers, missing required
+// flags), so that the operator fixes them all at once.
+kube::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args);
+
+}  // namespace webhook
