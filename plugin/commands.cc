@@ -1,0 +1,887 @@
+#include "plugin/commands.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "api/json.h"
+#include "api/types.h"
+#include "kube/client.h"
+#include "kube/clock.h"
+#include "kube/config.h"
+#include "kube/object.h"
+#include "plugin/progress.h"
+#include "plugin/yaml_out.h"
+
+namespace plugin {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::seconds;
+
+const kube::ResourceRef kVMIMRef{"kubevirt.io", "v1", "virtualmachineinstancemigrations", true};
+const kube::ResourceRef kVMIRef{"kubevirt.io", "v1", "virtualmachineinstances", true};
+constexpr const char* kVMIMResource = "virtualmachineinstancemigration.kubevirt.io";
+
+// A non-terminal progress line at most this often (plus one per phase change).
+constexpr seconds kPlainInterval{5};
+// The terminal line is redrawn at least this often so "elapsed" moves.
+constexpr std::chrono::milliseconds kTick{500};
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// ------------------------------------------------------------------ watching
+
+// Follows one object by name with a watch, reconnecting when the server ends
+// the stream or the connection breaks, and relisting (resourceVersion "") when
+// the version expired. Events go to `on_event` on the watch thread.
+class ObjectWatch {
+ public:
+  using Handler = std::function<void(kube::WatchEvent::Type, const kube::Object&)>;
+  ObjectWatch(kube::Client* client, kube::ResourceRef ref, std::string ns, std::string name,
+              std::string resource_version, Handler on_event)
+      : client_(client),
+        ref_(std::move(ref)),
+        ns_(std::move(ns)),
+        name_(std::move(name)),
+        rv_(std::move(resource_version)),
+        on_event_(std::move(on_event)),
+        thread_([this] { Loop(); }) {}
+  ~ObjectWatch() {
+    Stop();
+    thread_.join();
+  }
+  void Stop() {
+    std::lock_guard<std::mutex> l(mu_);
+    stopped_ = true;
+    if (current_ != nullptr) current_->Stop();
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      kube::WatchOptions wo;
+      wo.resource_version = rv_;
+      wo.field_selector = "metadata.name=" + name_;
+      wo.timeout_seconds = 300;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stopped_) return;
+      }
+      auto w = client_->Watch(ref_, ns_, wo);
+      if (w.ok()) {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          if (stopped_) return;
+          current_ = w->get();
+        }
+        while (true) {
+          auto ev = (*w)->Next();
+          if (!ev.ok()) break;
+          if (ev->type == kube::WatchEvent::Type::kError) {
+            if (ev->status.code() == kube::Code::kOutOfRange) rv_.clear();
+            break;
+          }
+          if (!ev->object.resource_version.empty()) rv_ = ev->object.resource_version;
+          if (ev->type != kube::WatchEvent::Type::kBookmark) on_event_(ev->type, ev->object);
+        }
+        std::lock_guard<std::mutex> l(mu_);
+        current_ = nullptr;
+      } else if (w.status().code() == kube::Code::kOutOfRange) {
+        rv_.clear();
+      }
+      // A short pause before reconnecting, so a failing server is not hammered;
+      // Stop() cuts it short.
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::milliseconds(200), [this] { return stopped_; });
+      if (stopped_) return;
+    }
+  }
+
+  kube::Client* client_;
+  kube::ResourceRef ref_;
+  std::string ns_, name_, rv_;
+  Handler on_event_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  kube::Watch* current_ = nullptr;  // guarded by mu_
+  std::thread thread_;              // last: starts after the fields above exist
+};
+
+// Marks the interrupter as waiting for the life of a wait.
+class WaitingScope {
+ public:
+  explicit WaitingScope(Interrupter& i) : i_(i) {
+    std::lock_guard<std::mutex> l(i_.mu);
+    i_.waiting_ = true;
+  }
+  ~WaitingScope() {
+    std::lock_guard<std::mutex> l(i_.mu);
+    i_.waiting_ = false;
+  }
+
+ private:
+  Interrupter& i_;
+};
+
+// ------------------------------------------------------------------ helpers
+
+const rapidjson::Value* Field(const kube::Object& o, std::string_view path) {
+  if (!o.doc) return nullptr;
+  return kube::FieldByPath(*o.doc, path);
+}
+
+std::string Str(const kube::Object& o, std::string_view path) {
+  return kube::StringField(o, path).value_or("");
+}
+
+std::string PrettyJson(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+  w.SetIndent(' ', 4);
+  v.Accept(w);
+  return std::string(buf.GetString()) + "\n";
+}
+
+std::optional<std::chrono::system_clock::time_point> Time(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return kube::ParseRfc3339(*s);
+}
+
+// The migrationState that belongs to `vmim`: the VMI's when it names this
+// migration (it carries the live progress), else the VMIM's own copy.
+struct View {
+  api::MigrationPhase phase = api::MigrationPhase::kUnset;
+  std::optional<api::MigrationState> state;
+  const rapidjson::Value* progress = nullptr;
+  std::string failure_message;  // from a Failed condition, when no failureReason
+};
+
+View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi_obj) {
+  View v;
+  std::string uid = vmim_obj.uid;
+  if (vmim_obj.doc) {
+    auto vmim = api::ParseVMIM(*vmim_obj.doc);
+    if (vmim.ok()) {
+      v.phase = vmim->status.phase;
+      v.state = vmim->status.migration_state;
+      for (const auto& c : vmim->status.conditions) {
+        if (c.status == "True" && c.type == "Failed") {
+          v.failure_message = c.message.empty() ? c.reason : c.message;
+        }
+      }
+    }
+    v.progress = Field(vmim_obj, "status.migrationState.progress");
+  }
+  if (vmi_obj && vmi_obj->doc) {
+    auto vmi = api::ParseVMI(*vmi_obj->doc);
+    if (vmi.ok() && vmi->status.migration_state &&
+        (vmi->status.migration_state->migration_uid.empty() ||
+         vmi->status.migration_state->migration_uid == uid)) {
+      v.state = vmi->status.migration_state;
+      if (auto* p = Field(*vmi_obj, "status.migrationState.progress")) v.progress = p;
+    }
+  }
+  return v;
+}
+
+std::string Nodes(const std::optional<api::MigrationState>& s) {
+  std::string src = s && !s->source_node.empty() ? s->source_node : "?";
+  std::string dst = s && !s->target_node.empty() ? s->target_node : "?";
+  return src + " → " + dst;
+}
+
+std::optional<seconds> StateDuration(const std::optional<api::MigrationState>& s) {
+  if (!s) return std::nullopt;
+  auto a = Time(s->start_timestamp), b = Time(s->end_timestamp);
+  if (!a || !b) return std::nullopt;
+  return std::chrono::duration_cast<seconds>(*b - *a);
+}
+
+// ------------------------------------------------------------------ the app
+
+class App {
+ public:
+  App(Options o, const Io& io, Interrupter& intr) : o_(std::move(o)), io_(io), intr_(intr) {}
+
+  // Complete: the kubeconfig (kubectl's precedence, in kube::DefaultConfig)
+  // and the clients.
+  kube::Status Complete() {
+    kube::KubeconfigOptions ko{o_.kubeconfig, o_.context, o_.namespace_};
+    auto config = kube::DefaultConfig(ko);
+    if (!config.ok()) return config.status();
+    config->user_agent = std::string("kubectl-migrate/") + kVersion;
+    if (o_.request_timeout) {
+      // 0 means no limit, as in kubectl; a day stands in for "none".
+      config->timeout =
+          o_.request_timeout->count() == 0 ? std::chrono::hours(24) : *o_.request_timeout;
+    }
+    ns_ = config->namespace_;
+    auto client = kube::Client::Create(*config);
+    if (!client.ok()) return client.status();
+    client_ = std::move(*client);
+    // The create is not retried by the transport: a 429 is either reported
+    // (exit 1) or retried here, visibly, under --retry-on-limit.
+    kube::RetryPolicy once;
+    once.max_attempts = 1;
+    auto create_client = kube::Client::Create(*config, kube::RealClock(), once);
+    if (!create_client.ok()) return create_client.status();
+    create_client_ = std::move(*create_client);
+    auto warn = [this](const std::string& w) { io_.err << "Warning: " << w << "\n"; };
+    client_->SetWarningHandler(warn);
+    create_client_->SetWarningHandler(warn);
+    return kube::Status::Ok();
+  }
+
+  int Run() {
+    switch (o_.command) {
+      case Command::kMigrate:
+        return Migrate();
+      case Command::kCancel:
+        return Cancel();
+      case Command::kStatus:
+        return StatusCmd();
+      case Command::kList:
+        return List();
+      default:
+        return kExitUsage;
+    }
+  }
+
+ private:
+  int Fail(const kube::Status& s) {
+    io_.err << FormatError(s) << "\n";
+    return kExitFailed;
+  }
+
+  std::string Body() const {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("apiVersion");
+    w.String("kubevirt.io/v1");
+    w.Key("kind");
+    w.String("VirtualMachineInstanceMigration");
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("generateName");
+    w.String((o_.vmi + "-migration-").c_str());
+    w.Key("namespace");
+    w.String(ns_.c_str());
+    w.Key("labels");
+    w.StartObject();
+    w.Key("kubevirt.io/vmi-name");
+    w.String(o_.vmi.c_str());
+    w.EndObject();
+    w.EndObject();
+    w.Key("spec");
+    w.StartObject();
+    w.Key("vmiName");
+    w.String(o_.vmi.c_str());
+    if (!o_.to_node.empty()) {
+      w.Key("addedNodeSelector");
+      w.StartObject();
+      w.Key("kubernetes.io/hostname");
+      w.String(o_.to_node.c_str());
+      w.EndObject();
+    }
+    w.EndObject();
+    w.EndObject();
+    return buf.GetString();
+  }
+
+  // Sleeps until `until` unless interrupted first; true when interrupted.
+  bool SleepInterruptibly(Clock::time_point until) {
+    std::unique_lock<std::mutex> l(intr_.mu);
+    return intr_.cv.wait_until(l, until, [this] { return intr_.interrupted_; });
+  }
+
+  kube::StatusOr<kube::Object> CreateWithRetry(int* exit_code) {
+    kube::CreateOptions co;
+    co.dry_run = o_.dry_run == DryRun::kServer;
+    co.field_manager = "kubectl-migrate";
+    std::string body = Body();
+    auto deadline = o_.timeout ? Clock::now() + *o_.timeout : Clock::time_point::max();
+    seconds backoff{1};
+    while (true) {
+      auto created = create_client_->Create(kVMIMRef, ns_, body, co);
+      if (created.ok() || !o_.retry_on_limit || created.status().http_code() != 429) {
+        *exit_code = created.ok() ? kExitOk : kExitFailed;
+        return created;
+      }
+      seconds wait = created.status().retry_after_seconds() > 0
+                         ? seconds(created.status().retry_after_seconds())
+                         : backoff;
+      backoff = std::min(backoff * 2, seconds(30));
+      const auto& s = created.status();
+      io_.err << "Refused" << (s.reason().empty() ? "" : " (" + s.reason() + ")") << ": "
+              << s.message() << "; retrying in " << wait.count() << "s (--retry-on-limit)\n";
+      io_.err.flush();
+      // Only the pauses listen for Ctrl-C; during a request it ends the process.
+      WaitingScope waiting(intr_);
+      auto until = Clock::now() + wait;
+      if (until > deadline) {
+        SleepInterruptibly(deadline);
+        if (intr_.interrupted()) {
+          *exit_code = kExitInterrupted;
+          return kube::Aborted("interrupted");
+        }
+        *exit_code = kExitTimedOut;
+        return kube::DeadlineExceeded("timed out waiting for the migration to be admitted");
+      }
+      if (SleepInterruptibly(until)) {
+        *exit_code = kExitInterrupted;
+        return kube::Aborted("interrupted");
+      }
+    }
+  }
+
+  void PrintCreated(const kube::Object& obj) {
+    std::string name = obj.name.empty() ? obj.generate_name : obj.name;
+    std::string suffix = o_.dry_run == DryRun::kServer   ? " (server dry run)"
+                         : o_.dry_run == DryRun::kClient ? " (dry run)"
+                                                         : "";
+    switch (o_.output) {
+      case OutputFormat::kDefault:
+        io_.out << kVMIMResource << "/" << name << " created" << suffix << "\n";
+        break;
+      case OutputFormat::kName:
+        io_.out << kVMIMResource << "/" << name << "\n";
+        break;
+      case OutputFormat::kJson:
+        io_.out << PrettyJson(*obj.doc);
+        break;
+      case OutputFormat::kYaml:
+        io_.out << ToYaml(*obj.doc);
+        break;
+    }
+    io_.out.flush();
+  }
+
+  int Migrate() {
+    kube::Object created;
+    if (o_.dry_run == DryRun::kClient) {
+      auto obj = kube::ParseObject(Body());
+      if (!obj.ok()) return Fail(obj.status());
+      created = *obj;
+    } else {
+      int code = kExitOk;
+      auto obj = CreateWithRetry(&code);
+      if (!obj.ok()) {
+        if (code == kExitInterrupted) {
+          io_.err << "Interrupted; no migration was created.\n";
+          return code;
+        }
+        io_.err << FormatError(obj.status()) << "\n";
+        return code;
+      }
+      created = *obj;
+    }
+    PrintCreated(created);
+    if (!o_.wait) return kExitOk;
+    return WaitForMigration(created);
+  }
+
+  // Follows the VMIM (and its VMI) until the phase is final, --timeout passes
+  // or the user interrupts.
+  int WaitForMigration(const kube::Object& created) {
+    WaitingScope waiting(intr_);
+    struct Shared {
+      kube::Object vmim;
+      bool vmim_deleted = false;
+      std::optional<kube::Object> vmi;
+      bool changed = true;
+    } sh;  // guarded by intr_.mu
+    sh.vmim = created;
+    ObjectWatch vmim_watch(client_.get(), kVMIMRef, ns_, created.name, created.resource_version,
+                           [&](kube::WatchEvent::Type t, const kube::Object& o) {
+                             std::lock_guard<std::mutex> l(intr_.mu);
+                             if (t == kube::WatchEvent::Type::kDeleted) {
+                               sh.vmim_deleted = true;
+                             } else {
+                               sh.vmim = o;
+                             }
+                             sh.changed = true;
+                             intr_.cv.notify_all();
+                           });
+    ObjectWatch vmi_watch(client_.get(), kVMIRef, ns_, o_.vmi, "",
+                          [&](kube::WatchEvent::Type t, const kube::Object& o) {
+                            std::lock_guard<std::mutex> l(intr_.mu);
+                            if (t != kube::WatchEvent::Type::kDeleted) sh.vmi = o;
+                            sh.changed = true;
+                            intr_.cv.notify_all();
+                          });
+    const auto start = Clock::now();
+    const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
+    ProgressMeter meter;
+    std::string last_phase = "-";
+    auto last_plain = start;
+    bool line_drawn = false;
+    auto clear_line = [&] {
+      if (line_drawn) io_.out << "\r\x1b[K";
+      line_drawn = false;
+    };
+
+    std::unique_lock<std::mutex> l(intr_.mu);
+    while (true) {
+      intr_.cv.wait_until(l, std::min(deadline, Clock::now() + kTick),
+                          [&] { return sh.changed || intr_.interrupted_; });
+      sh.changed = false;
+      kube::Object vmim = sh.vmim;
+      std::optional<kube::Object> vmi = sh.vmi;
+      bool deleted = sh.vmim_deleted, interrupted = intr_.interrupted_;
+      l.unlock();
+
+      View v = ViewOf(vmim, vmi);
+      meter.Update(ProgressFromJson(v.progress));
+      auto now = Clock::now();
+      auto elapsed = std::chrono::duration_cast<seconds>(now - start);
+      std::string phase(api::PhaseName(v.phase));
+
+      if (interrupted) {
+        clear_line();
+        vmim_watch.Stop();
+        vmi_watch.Stop();
+        return Interrupted(vmim.name);
+      }
+      if (api::IsFinal(v.phase) || deleted) {
+        clear_line();
+        if (v.phase == api::MigrationPhase::kSucceeded) {
+          meter.Complete();
+          auto d = StateDuration(v.state).value_or(elapsed);
+          io_.out << kVMIMResource << "/" << vmim.name << " succeeded: " << Nodes(v.state) << " in "
+                  << FormatDuration(d) << "\n";
+          return kExitOk;
+        }
+        std::string reason = v.state && !v.state->failure_reason.empty() ? v.state->failure_reason
+                             : !v.failure_message.empty()                ? v.failure_message
+                             : deleted ? "the migration was deleted (cancelled)"
+                                       : "no reason given";
+        io_.out << kVMIMResource << "/" << vmim.name << " failed: " << reason;
+        if (v.state && !v.state->abort_status.empty()) {
+          io_.out << " (abort status: " << v.state->abort_status << ")";
+        }
+        io_.out << " [" << Nodes(v.state) << ", after " << FormatDuration(elapsed) << "]\n";
+        return kExitFailed;
+      }
+      if (now >= deadline) {
+        clear_line();
+        io_.err << "error: timed out after " << FormatDuration(elapsed) << " waiting for "
+                << kVMIMResource << "/" << vmim.name << " (phase "
+                << (phase.empty() ? "Pending" : phase) << "); it goes on: to stop it, run "
+                << "kubectl migrate cancel " << o_.vmi << " -n " << ns_ << "\n";
+        return kExitTimedOut;
+      }
+      if (io_.out_is_terminal) {
+        io_.out << "\r" << FormatProgressLine(phase, meter, elapsed, io_.terminal_width())
+                << "\x1b[K";
+        io_.out.flush();
+        line_drawn = true;
+      } else if (phase != last_phase || now - last_plain >= kPlainInterval) {
+        io_.out << FormatProgressLine(phase, meter, elapsed, 0) << "\n";
+        io_.out.flush();
+        last_phase = phase;
+        last_plain = now;
+      }
+      l.lock();
+    }
+  }
+
+  int Interrupted(const std::string& vmim_name) {
+    if (o_.cancel_on_interrupt) {
+      kube::Status s = client_->Delete(kVMIMRef, ns_, vmim_name);
+      if (!s.ok()) {
+        io_.err << "Interrupted; cancelling failed: " << FormatError(s) << "\n";
+        return kExitInterrupted;
+      }
+      io_.err << "Interrupted; cancelled the migration: " << kVMIMResource << "/" << vmim_name
+              << " deleted\n";
+      return kExitInterrupted;
+    }
+    io_.err << "Interrupted; the migration " << kVMIMResource << "/" << vmim_name
+            << " goes on. To cancel it: kubectl migrate cancel " << o_.vmi << " -n " << ns_ << "\n";
+    return kExitInterrupted;
+  }
+
+  kube::StatusOr<std::vector<kube::Object>> MigrationsOfVMI() {
+    kube::ListOptions lo;
+    lo.label_selector = std::string(api::kLabelVMIName) + "=" + o_.vmi;
+    auto list = client_->List(kVMIMRef, ns_, lo);
+    if (!list.ok()) return list.status();
+    auto items = std::move(list->items);
+    // Newest first.
+    std::sort(items.begin(), items.end(), [](const kube::Object& a, const kube::Object& b) {
+      std::string ta = kube::StringField(a, "metadata.creationTimestamp").value_or("");
+      std::string tb = kube::StringField(b, "metadata.creationTimestamp").value_or("");
+      return ta != tb ? ta > tb : a.name > b.name;
+    });
+    return items;
+  }
+
+  static bool IsFinalObject(const kube::Object& o) {
+    return api::IsFinal(
+        api::ParseMigrationPhase(kube::StringField(o, "status.phase").value_or("")));
+  }
+
+  int Cancel() {
+    auto items = MigrationsOfVMI();
+    if (!items.ok()) return Fail(items.status());
+    std::vector<kube::Object> live;
+    for (const auto& o : *items) {
+      if (!IsFinalObject(o)) live.push_back(o);
+    }
+    if (live.empty()) {
+      io_.err << "error: no migration in progress for VMI " << Quoted(o_.vmi) << "\n";
+      return kExitFailed;
+    }
+    for (const auto& o : live) {
+      kube::Status s = client_->Delete(kVMIMRef, ns_, o.name);
+      if (!s.ok() && s.code() != kube::Code::kNotFound) return Fail(s);
+      io_.out << kVMIMResource << "/" << o.name << " deleted\n";
+    }
+    io_.out.flush();
+    if (!o_.wait) return kExitOk;
+    return WaitForAbort(live.front().uid);
+  }
+
+  int WaitForAbort(const std::string& migration_uid) {
+    WaitingScope waiting(intr_);
+    std::optional<kube::Object> vmi;
+    bool changed = false;
+    ObjectWatch watch(client_.get(), kVMIRef, ns_, o_.vmi, "",
+                      [&](kube::WatchEvent::Type t, const kube::Object& o) {
+                        std::lock_guard<std::mutex> l(intr_.mu);
+                        if (t != kube::WatchEvent::Type::kDeleted) vmi = o;
+                        changed = true;
+                        intr_.cv.notify_all();
+                      });
+    const auto start = Clock::now();
+    const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
+    std::unique_lock<std::mutex> l(intr_.mu);
+    while (true) {
+      intr_.cv.wait_until(l, deadline, [&] { return changed || intr_.interrupted_; });
+      changed = false;
+      if (intr_.interrupted_) {
+        io_.err << "Interrupted; the abort goes on. See: kubectl migrate status " << o_.vmi
+                << " -n " << ns_ << "\n";
+        return kExitInterrupted;
+      }
+      if (vmi && vmi->doc) {
+        auto parsed = api::ParseVMI(*vmi->doc);
+        if (parsed.ok() && parsed->status.migration_state) {
+          const auto& st = *parsed->status.migration_state;
+          bool ours = st.migration_uid.empty() || st.migration_uid == migration_uid;
+          if (ours && (st.abort_status == "Succeeded" || st.abort_status == "Failed")) {
+            io_.out << "abort status: " << st.abort_status << "\n";
+            return st.abort_status == "Succeeded" ? kExitOk : kExitFailed;
+          }
+        }
+      }
+      if (Clock::now() >= deadline) {
+        io_.err << "error: timed out waiting for the abort of the migration of VMI "
+                << Quoted(o_.vmi) << "\n";
+        return kExitTimedOut;
+      }
+    }
+  }
+
+  int StatusCmd() {
+    auto items = MigrationsOfVMI();
+    if (!items.ok()) return Fail(items.status());
+    if (items->empty()) {
+      io_.err << "error: no migration found for VMI " << Quoted(o_.vmi) << "\n";
+      return kExitFailed;
+    }
+    const kube::Object* pick = &items->front();
+    for (const auto& o : *items) {
+      if (!IsFinalObject(o)) {
+        pick = &o;
+        break;
+      }
+    }
+    std::optional<kube::Object> vmi;
+    auto got = client_->Get(kVMIRef, ns_, o_.vmi);
+    if (got.ok()) vmi = *got;
+    View v = ViewOf(*pick, vmi);
+    ProgressMeter meter;
+    meter.Update(ProgressFromJson(v.progress));
+    if (v.phase == api::MigrationPhase::kSucceeded) meter.Complete();
+    auto row = [&](const char* k, const std::string& val) {
+      if (!val.empty()) io_.out << k << val << "\n";
+    };
+    std::string phase(api::PhaseName(v.phase));
+    row("Migration:       ", pick->name);
+    row("Namespace:       ", pick->namespace_);
+    row("VMI:             ", o_.vmi);
+    row("Phase:           ", phase.empty() ? "Pending" : phase);
+    row("Source node:     ", v.state ? v.state->source_node : "");
+    row("Target node:     ", v.state ? v.state->target_node : "");
+    row("Created:         ", Str(*pick, "metadata.creationTimestamp"));
+    row("Started:         ", v.state ? v.state->start_timestamp.value_or("") : "");
+    row("Ended:           ", v.state ? v.state->end_timestamp.value_or("") : "");
+    if (auto d = StateDuration(v.state)) row("Duration:        ", FormatDuration(*d));
+    row("Mode:            ", v.state ? v.state->mode : "");
+    row("Abort status:    ", v.state ? v.state->abort_status : "");
+    row("Failure reason:  ",
+        v.state && !v.state->failure_reason.empty() ? v.state->failure_reason : v.failure_message);
+    if (meter.percent() || meter.last().data_total_bytes) {
+      row("Progress:        ", FormatProgressLine(phase, meter, std::nullopt, 0));
+    }
+    return kExitOk;
+  }
+
+  int List() {
+    auto list = client_->List(kVMIMRef, o_.all_namespaces ? "" : ns_);
+    if (!list.ok()) return Fail(list.status());
+    auto items = std::move(list->items);
+    if (items.empty()) {
+      if (o_.all_namespaces) {
+        io_.err << "No resources found\n";
+      } else {
+        io_.err << "No resources found in " << ns_ << " namespace.\n";
+      }
+      return kExitOk;
+    }
+    // The engine keeps the live state (nodes, progress) on the VMI; one more
+    // LIST joins it in rather than a GET per row.
+    std::map<std::string, kube::Object> vmis;
+    auto vmi_list = client_->List(kVMIRef, o_.all_namespaces ? "" : ns_);
+    if (vmi_list.ok()) {
+      for (auto& v : vmi_list->items) vmis.emplace(v.Key(), std::move(v));
+    }
+    std::sort(items.begin(), items.end(), [](const kube::Object& a, const kube::Object& b) {
+      return a.namespace_ != b.namespace_ ? a.namespace_ < b.namespace_ : a.name < b.name;
+    });
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> header;
+    if (o_.all_namespaces) header.push_back("NAMESPACE");
+    for (const char* h : {"NAME", "VMI", "PHASE", "SOURCE→TARGET", "PROGRESS", "AGE"}) {
+      header.push_back(h);
+    }
+    rows.push_back(header);
+    auto now = std::chrono::system_clock::now();
+    for (const auto& o : items) {
+      std::optional<kube::Object> vmi;
+      auto it = vmis.find(o.namespace_ + "/" + Str(o, "spec.vmiName"));
+      if (it != vmis.end()) vmi = it->second;
+      View v = ViewOf(o, vmi);
+      ProgressMeter meter;
+      meter.Update(ProgressFromJson(v.progress));
+      if (v.phase == api::MigrationPhase::kSucceeded) meter.Complete();
+      std::vector<std::string> r;
+      if (o_.all_namespaces) r.push_back(o.namespace_);
+      r.push_back(o.name);
+      r.push_back(Str(o, "spec.vmiName"));
+      std::string phase(api::PhaseName(v.phase));
+      r.push_back(phase.empty() ? "Pending" : phase);
+      bool nodes = v.state && (!v.state->source_node.empty() || !v.state->target_node.empty());
+      r.push_back(nodes ? Nodes(v.state) : "<none>");
+      r.push_back(meter.percent() ? std::to_string(*meter.percent()) + "%" : "-");
+      auto created = kube::ParseRfc3339(Str(o, "metadata.creationTimestamp"));
+      r.push_back(created ? FormatAge(std::chrono::duration_cast<seconds>(now - *created))
+                          : "<unknown>");
+      rows.push_back(r);
+    }
+    std::vector<int> widths(header.size(), 0);
+    for (const auto& r : rows) {
+      for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(r[i]));
+    }
+    for (const auto& r : rows) {
+      std::string line;
+      for (size_t i = 0; i < r.size(); ++i) {
+        line += r[i];
+        if (i + 1 < r.size())
+          line += std::string(static_cast<size_t>(widths[i] - DisplayWidth(r[i]) + 3), ' ');
+      }
+      io_.out << line << "\n";
+    }
+    return kExitOk;
+  }
+
+  Options o_;
+  const Io& io_;
+  Interrupter& intr_;
+  std::string ns_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<kube::Client> create_client_;
+};
+
+}  // namespace
+
+void Interrupter::Interrupt() {
+  std::lock_guard<std::mutex> l(mu);
+  interrupted_ = true;
+  cv.notify_all();
+}
+
+bool Interrupter::interrupted() {
+  std::lock_guard<std::mutex> l(mu);
+  return interrupted_;
+}
+
+bool Interrupter::waiting() {
+  std::lock_guard<std::mutex> l(mu);
+  return waiting_;
+}
+
+std::string FormatError(const kube::Status& s) {
+  if (s.http_code() != 0) {
+    if (s.reason().empty()) return "Error from server: " + s.message();
+    return "Error from server (" + s.reason() + "): " + s.message();
+  }
+  return "error: " + s.message();
+}
+
+std::string CompletionScript(const std::string& shell) {
+  if (shell == "zsh") {
+    return R"(#compdef kubectl-migrate
+_kubectl_migrate() {
+  local -a out
+  out=("${(@f)$(kubectl-migrate __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  compadd -- "${(@)out[1,-2]}"
+}
+compdef _kubectl_migrate kubectl-migrate
+)";
+  }
+  return R"(_kubectl_migrate() {
+  local IFS=$'\n'
+  local out
+  out=$(kubectl-migrate __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+  COMPREPLY=($(printf '%s\n' "$out" | sed '$d'))
+}
+complete -F _kubectl_migrate kubectl-migrate
+)";
+}
+
+namespace {
+
+bool TakesValue(const std::string& flag) {
+  for (const char* f : {"-n", "--namespace", "--kubeconfig", "--context", "--request-timeout",
+                        "--to", "-o", "--output", "--timeout"}) {
+    if (flag == f) return true;
+  }
+  return false;
+}
+
+// Candidates for the last word of `args`; the client (when one can be built
+// from the flags given so far) supplies VMI, namespace and node names.
+int Complete(const std::vector<std::string>& args, const Io& io) {
+  std::vector<std::string> words = args;
+  std::string cur = words.empty() ? "" : words.back();
+  if (!words.empty()) words.pop_back();
+  kube::KubeconfigOptions ko;
+  std::vector<std::string> positional;
+  std::string prev_flag;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (TakesValue(w) && i + 1 < words.size()) {
+      const std::string& v = words[++i];
+      if (w == "-n" || w == "--namespace") ko.namespace_override = v;
+      if (w == "--kubeconfig") ko.explicit_path = v;
+      if (w == "--context") ko.context = v;
+    } else if (!w.empty() && w[0] != '-') {
+      positional.push_back(w);
+    }
+  }
+  if (!words.empty() && TakesValue(words.back())) prev_flag = words.back();
+
+  std::vector<std::string> candidates;
+  auto names_of = [&](const kube::ResourceRef& ref, bool namespaced) {
+    auto config = kube::DefaultConfig(ko);
+    if (!config.ok()) return;
+    config->timeout = std::chrono::seconds(5);
+    auto client = kube::Client::Create(*config);
+    if (!client.ok()) return;
+    auto list = (*client)->List(ref, namespaced ? config->namespace_ : "");
+    if (!list.ok()) return;
+    for (const auto& o : list->items) candidates.push_back(o.name);
+  };
+  if (prev_flag == "-o" || prev_flag == "--output") {
+    candidates = {"json", "name", "yaml"};
+  } else if (prev_flag == "-n" || prev_flag == "--namespace") {
+    names_of(kube::ResourceRef{"", "v1", "namespaces", false}, false);
+  } else if (prev_flag == "--to") {
+    names_of(kube::ResourceRef{"", "v1", "nodes", false}, false);
+  } else if (!prev_flag.empty()) {
+    // Files, contexts and durations: nothing to offer.
+  } else if (!cur.empty() && cur[0] == '-') {
+    candidates = {"--to",
+                  "--wait",
+                  "--timeout",
+                  "--cancel-on-interrupt",
+                  "--retry-on-limit",
+                  "--dry-run=server",
+                  "--dry-run=client",
+                  "--output",
+                  "--all-namespaces",
+                  "--kubeconfig",
+                  "--context",
+                  "--namespace",
+                  "--request-timeout",
+                  "--help"};
+  } else if (positional.empty()) {
+    candidates = {"cancel", "status", "list", "version", "completion"};
+    names_of(kVMIRef, true);
+  } else if (positional.size() == 1 && (positional[0] == "cancel" || positional[0] == "status")) {
+    names_of(kVMIRef, true);
+  } else if (positional.size() == 1 && positional[0] == "completion") {
+    candidates = {"bash", "zsh"};
+  }
+  for (const auto& c : candidates) {
+    if (c.rfind(cur, 0) == 0) io.out << c << "\n";
+  }
+  io.out << ":4\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunPlugin(const std::vector<std::string>& args, const Io& io, Interrupter& interrupter) {
+  if (!args.empty() && args[0] == "__complete") {
+    return Complete(std::vector<std::string>(args.begin() + 1, args.end()), io);
+  }
+  auto options = ParseArgs(args);
+  if (!options.ok()) {
+    io.err << "error: " << options.status().message() << "\n"
+           << "See 'kubectl migrate --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (options->command == Command::kHelp) {
+    io.out << HelpText();
+    return kExitOk;
+  }
+  if (options->command == Command::kCompletion) {
+    io.out << CompletionScript(options->shell);
+    return kExitOk;
+  }
+  if (options->command == Command::kVersion) {
+    io.out << "kubectl-migrate " << kVersion << "\n";
+    return kExitOk;
+  }
+  kube::Status valid = Validate(*options);
+  if (!valid.ok()) {
+    io.err << "error: " << valid.message() << "\n"
+           << "See 'kubectl migrate --help' for usage.\n";
+    return kExitUsage;
+  }
+  App app(std::move(*options), io, interrupter);
+  kube::Status s = app.Complete();
+  if (!s.ok()) {
+    io.err << FormatError(s) << "\n";
+    return kExitFailed;
+  }
+  return app.Run();
+}
+
+}  // namespace plugin

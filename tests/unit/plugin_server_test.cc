@@ -1,0 +1,134 @@
+// kubectl-migrate against an in-process fake API server: refusals printed as
+// the server sent them, --retry-on-limit, and no silent retries without it.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "plugin/commands.h"
+#include "tests/testing/local_server.h"
+#include "tests/testing/temp_dir.h"
+
+namespace {
+
+constexpr const char* kPath =
+    "/apis/kubevirt.io/v1/namespaces/ns1/virtualmachineinstancemigrations";
+
+std::string Kubeconfig(const std::string& url) {
+  return "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+         "clusters:\n- name: k\n  cluster:\n    server: " +
+         url +
+         "\n"
+         "users:\n- name: u\n  user:\n    token: t\n"
+         "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n    namespace: ns1\n";
+}
+
+std::string Created() {
+  return R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanceMigration",
+             "metadata":{"name":"vmi-a-migration-abcde","namespace":"ns1","resourceVersion":"7"},
+             "spec":{"vmiName":"vmi-a"}})";
+}
+
+std::string TooMany() {
+  return R"({"kind":"Status","apiVersion":"v1","status":"Failure","code":429,
+             "reason":"TooManyRequests","details":{"retryAfterSeconds":1},
+             "message":"admission webhook \"vmim.example\" denied the request: cluster has 5/5 migrations in flight"})";
+}
+
+struct Fake {
+  kube::testing::LocalServer server;
+  std::atomic<int> posts{0};
+  std::atomic<int> refuse_first{0};  // how many POSTs get 429 before one succeeds
+  std::string last_body;
+  Fake() {
+    server.server().Post(kPath, [this](const httplib::Request& req, httplib::Response& res) {
+      int n = ++posts;
+      last_body = req.body;
+      if (n <= refuse_first) {
+        res.status = 429;
+        res.set_content(TooMany(), "application/json");
+        return;
+      }
+      res.status = 201;
+      res.set_content(Created(), "application/json");
+    });
+  }
+};
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result Run(const std::string& kubeconfig, std::vector<std::string> args) {
+  args.push_back("--kubeconfig");
+  args.push_back(kubeconfig);
+  std::ostringstream out, err;
+  plugin::Io io{out, err};
+  plugin::Interrupter intr;
+  int code = plugin::RunPlugin(args, io, intr);
+  return {code, out.str(), err.str()};
+}
+
+}  // namespace
+
+TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's line", "[plugin]") {
+  Fake fake;
+  kube::testing::TempDir dir;
+  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
+  Result r = Run(kc, {"vmi-a", "--to", "node-b"});
+  CHECK(r.code == plugin::kExitOk);
+  CHECK(r.out == "virtualmachineinstancemigration.kubevirt.io/vmi-a-migration-abcde created\n");
+  CHECK_THAT(fake.last_body, Catch::Contains(R"("generateName":"vmi-a-migration-")"));
+  CHECK_THAT(fake.last_body, Catch::Contains(R"("labels":{"kubevirt.io/vmi-name":"vmi-a"})"));
+  CHECK_THAT(fake.last_body, Catch::Contains(R"("vmiName":"vmi-a")"));
+  CHECK_THAT(fake.last_body,
+             Catch::Contains(R"("addedNodeSelector":{"kubernetes.io/hostname":"node-b"})"));
+}
+
+TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin]") {
+  Fake fake;
+  fake.refuse_first = 100;
+  kube::testing::TempDir dir;
+  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
+  Result r = Run(kc, {"vmi-a"});
+  CHECK(r.code == plugin::kExitFailed);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "Error from server (TooManyRequests): admission webhook \"vmim.example\" denied the "
+        "request: cluster has 5/5 migrations in flight\n");
+  CHECK(fake.posts == 1);  // the transport did not retry behind the user's back
+}
+
+TEST_CASE("plugin --retry-on-limit waits the server's Retry-After, says so, and creates", "[plugin]") {
+  Fake fake;
+  fake.refuse_first = 1;
+  kube::testing::TempDir dir;
+  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
+  Result r = Run(kc, {"vmi-a", "--retry-on-limit", "-o", "name"});
+  CHECK(r.code == plugin::kExitOk);
+  CHECK(fake.posts == 2);
+  CHECK(r.out == "virtualmachineinstancemigration.kubevirt.io/vmi-a-migration-abcde\n");
+  CHECK_THAT(r.err, Catch::StartsWith("Refused (TooManyRequests): admission webhook"));
+  CHECK_THAT(r.err, Catch::Contains("retrying in 1s (--retry-on-limit)"));
+}
+
+TEST_CASE("plugin --retry-on-limit gives up with exit 3 when --timeout passes first", "[plugin]") {
+  Fake fake;
+  fake.refuse_first = 100;
+  kube::testing::TempDir dir;
+  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
+  Result r = Run(kc, {"vmi-a", "--retry-on-limit", "--timeout", "300ms"});
+  CHECK(r.code == plugin::kExitTimedOut);
+  CHECK(fake.posts == 1);
+  CHECK_THAT(r.err, Catch::Contains("timed out waiting for the migration to be admitted"));
+}
+
+TEST_CASE("plugin --dry-run=client sends nothing", "[plugin]") {
+  Fake fake;
+  kube::testing::TempDir dir;
+  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
+  Result r = Run(kc, {"vmi-a", "--dry-run=client", "-o", "json"});
+  CHECK(r.code == plugin::kExitOk);
+  CHECK(fake.posts == 0);
+  CHECK_THAT(r.out, Catch::Contains(R"("vmiName": "vmi-a")"));
+}
