@@ -10,6 +10,10 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev rapidjson-dev libyaml-cpp-dev catch2
   # tools the tests and scripts use
   openssl ca-certificates curl procps python3
+  # webhook tests (jq, YAML → JSON) and bench/webhook.sh (nginx baseline, load generator)
+  jq python3-yaml nginx-light wrk
+  # bench/plugin.sh; the libFuzzer run of tests/fuzz/run.sh (clang's fuzzer runtime)
+  hyperfine clang libclang-rt-14-dev
 )
 
 missing=()

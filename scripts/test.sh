@@ -27,3 +27,9 @@ cd "${BUILD_DIR:-build}"
 # Integration tests each start their own devcluster; two at a time suits two cores.
 ctest --output-on-failure -j2 --timeout 300 "$@"
 echo "tests: $(( $(date +%s) - start )) s"
+cd - >/dev/null
+# The AdmissionReview decoder under libFuzzer (clang, ASan, UBSan) for a
+# bounded time; a crash fails the run and leaves its reproducer.
+if (($# == 0)); then
+  KM_FUZZ_OUT=${BUILD_DIR:-build}/fuzz tests/fuzz/run.sh "${KM_FUZZ_SECONDS:-30}"
+fi
