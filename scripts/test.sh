@@ -22,14 +22,23 @@ if ((SANITIZE)); then
 fi
 scripts/build.sh
 echo "build: $(( $(date +%s) - start )) s"
-start=$(date +%s)
-cd "${BUILD_DIR:-build}"
-# Integration tests each start their own devcluster; two at a time suits two cores.
-ctest --output-on-failure -j2 --timeout 300 "$@"
-echo "tests: $(( $(date +%s) - start )) s"
-cd - >/dev/null
 # The AdmissionReview decoder under libFuzzer (clang, ASan, UBSan) for a
-# bounded time; a crash fails the run and leaves its reproducer.
+# bounded time, before ctest so that ctest's summary closes the output; a
+# crash fails the run (after the tests) and leaves its reproducer.
+FUZZ_RC=0
 if (($# == 0)); then
-  KM_FUZZ_OUT=${BUILD_DIR:-build}/fuzz tests/fuzz/run.sh "${KM_FUZZ_SECONDS:-30}"
+  FUZZ_OUT=${BUILD_DIR:-build}/fuzz
+  mkdir -p "$FUZZ_OUT"
+  if KM_FUZZ_OUT=$FUZZ_OUT tests/fuzz/run.sh "${KM_FUZZ_SECONDS:-30}" >"$FUZZ_OUT/run.log" 2>&1; then
+    echo "fuzz: ${KM_FUZZ_SECONDS:-30} s of libFuzzer on the AdmissionReview decoder, no crash ($FUZZ_OUT/run.log)"
+  else
+    FUZZ_RC=1
+    tail -n 40 "$FUZZ_OUT/run.log"
+    echo "fuzz: FAILED (reproducer in $FUZZ_OUT/artifacts)"
+  fi
 fi
+cd "${BUILD_DIR:-build}"
+# Integration tests each start their own devcluster; two at a time suits two
+# cores. ctest's summary (and its total time) is the last thing printed.
+ctest --output-on-failure -j2 --timeout 300 "$@"
+exit "$FUZZ_RC"
