@@ -374,3 +374,65 @@ json_field() {
   shift 2
   k get "$obj" -o "jsonpath=$path" "$@" 2>/dev/null
 }
+
+# ---------------------------------------------------------------------------------------------
+# migration-webhook, registered the way it runs in a cluster
+
+# wh_get PATH: GET on the webhook started by start_migration_webhook (TLS verified against its
+# CA); prints the body and sets CODE to the HTTP status.
+CODE=""
+wh_get() {
+  CODE=$(curl -sS --max-time 5 --cacert "$CERTS/ca.crt" -o "$TEST_TMP/wh.body" -w '%{http_code}' "$WH$1" 2>&1)
+  cat "$TEST_TMP/wh.body" 2>/dev/null
+}
+
+_wh_ready() {
+  wh_get /readyz >/dev/null
+  [[ "$CODE" == 200 ]]
+}
+
+# start_migration_webhook: generates certificates with certs/gen-certs.sh (into CERTS), starts a
+# devcluster whose Service kubevirt/migration-webhook maps to a free port (WEBHOOK_PORT), installs
+# the CRDs, runs build/bin/migration-webhook on that port (pid WEBHOOK_PID, output WEBHOOK_OUT,
+# base URL WH), waits until /readyz answers 200 and applies the rendered
+# validatingwebhookconfiguration.yaml. Exits the script when any step before the registration
+# fails (nothing else can be tested then).
+start_migration_webhook() {
+  local bin=$KM_BIN_DIR/migration-webhook
+  if [[ ! -x "$bin" ]]; then
+    fail "the webhook binary exists at $bin (build it first)"
+    finish
+  fi
+  # Known before devcluster starts: --service-endpoint maps the Service to it.
+  WEBHOOK_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  CERTS=$TEST_TMP/webhook-certs
+  if ! expect_ok "$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --namespace kubevirt \
+    --out "$CERTS" --ip 127.0.0.1; then
+    finish
+  fi
+
+  start_devcluster --service-endpoint "kubevirt/migration-webhook=127.0.0.1:$WEBHOOK_PORT"
+  install_crds
+
+  section "the webhook starts, syncs its caches and becomes ready"
+  WEBHOOK_OUT=$TEST_TMP/webhook.out
+  background "$WEBHOOK_OUT" "$bin" --tls-cert-file "$CERTS/tls.crt" \
+    --tls-private-key-file "$CERTS/tls.key" --bind-address 127.0.0.1 --port "$WEBHOOK_PORT" \
+    --kubeconfig "$KUBECONFIG" --kubevirt-namespace kubevirt --kubevirt-name kubevirt
+  # shellcheck disable=SC2034  # for the scripts, e.g. stop_background "$WEBHOOK_PID"
+  WEBHOOK_PID=$BG_PID
+  if ! expect_file_eventually_contains "$WEBHOOK_OUT" "migration-webhook listening on $WEBHOOK_PORT" 10 \
+    "the webhook prints its listening line"; then
+    finish
+  fi
+  WH=https://127.0.0.1:$WEBHOOK_PORT
+  if wait_until 20 _wh_ready; then
+    pass "/readyz answers 200 once the caches have synced"
+  else
+    fail "/readyz answers 200 once the caches have synced" "last code: $CODE" "$(cat "$WEBHOOK_OUT")"
+    finish
+  fi
+
+  section "registration: the configuration gen-certs rendered (clientConfig.service)"
+  expect_ok k apply -f "$CERTS/validatingwebhookconfiguration.yaml"
+}

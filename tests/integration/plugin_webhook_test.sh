@@ -14,7 +14,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOOK=virtualmachineinstancemigrations.migration-webhook.kubevirt.io
-WEBHOOK_BIN=$KM_BIN_DIR/migration-webhook
 export PATH=$KM_BIN_DIR:$PATH
 
 for bin in migration-webhook kubectl-migrate; do
@@ -24,38 +23,7 @@ for bin in migration-webhook kubectl-migrate; do
   fi
 done
 
-# A free port for the webhook, known before devcluster starts (--service-endpoint maps the
-# Service to it).
-WEBHOOK_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-CERTS=$TEST_TMP/webhook-certs
-if ! expect_ok "$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --namespace kubevirt \
-  --out "$CERTS" --ip 127.0.0.1; then
-  finish
-fi
-
-start_devcluster --service-endpoint "kubevirt/migration-webhook=127.0.0.1:$WEBHOOK_PORT"
-install_crds
-
-section "the webhook runs and is registered"
-WEBHOOK_OUT=$TEST_TMP/webhook.out
-background "$WEBHOOK_OUT" "$WEBHOOK_BIN" --tls-cert-file "$CERTS/tls.crt" \
-  --tls-private-key-file "$CERTS/tls.key" --bind-address 127.0.0.1 --port "$WEBHOOK_PORT" \
-  --kubeconfig "$KUBECONFIG" --kubevirt-namespace kubevirt --kubevirt-name kubevirt
-if ! expect_file_eventually_contains "$WEBHOOK_OUT" "migration-webhook listening on $WEBHOOK_PORT" 10 \
-  "the webhook prints its listening line"; then
-  finish
-fi
-WH=https://127.0.0.1:$WEBHOOK_PORT
-wh_ready() {
-  [[ "$(curl -sS --max-time 5 --cacert "$CERTS/ca.crt" -o /dev/null -w '%{http_code}' "$WH/readyz")" == 200 ]]
-}
-if wait_until 20 wh_ready; then
-  pass "/readyz answers 200"
-else
-  fail "/readyz answers 200" "$(cat "$WEBHOOK_OUT")"
-  finish
-fi
-expect_ok k apply -f "$CERTS/validatingwebhookconfiguration.yaml"
+start_migration_webhook
 expect_ok k apply -f "$KM_SOURCE_DIR/examples/kubevirt.yaml"
 
 # ---------------------------------------------------------------------------------------------

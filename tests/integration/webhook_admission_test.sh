@@ -16,21 +16,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOOK=virtualmachineinstancemigrations.migration-webhook.kubevirt.io
 KV_HOOK=kubevirts.migration-webhook.kubevirt.io
-WEBHOOK_BIN=$KM_BIN_DIR/migration-webhook
-
-if [[ ! -x "$WEBHOOK_BIN" ]]; then
-  fail "the webhook binary exists at $WEBHOOK_BIN (build it first)"
-  finish
-fi
-
-# A free port for the webhook, known before devcluster starts: devcluster's --service-endpoint
-# maps the Service kubevirt/migration-webhook to it.
-WEBHOOK_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_migration_webhook
+wh_get /healthz >/dev/null
+expect_eq "$CODE" "200" "/healthz answers 200"
+expect_eq "$(json_field validatingwebhookconfiguration/migration-webhook '{.webhooks[*].name}')" "$HOOK $KV_HOOK"
 
 section "certificates from certs/gen-certs.sh"
-CERTS=$TEST_TMP/webhook-certs
-expect_ok "$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --namespace kubevirt \
-  --out "$CERTS" --ip 127.0.0.1
 for f in ca.key tls.key secret.yaml; do
   expect_eq "$(stat -c %a "$CERTS/$f" 2>&1)" "600" "$f is mode 0600"
 done
@@ -47,43 +38,7 @@ expect_ok "$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --name
   --out "$CERTS" --ip 127.0.0.1
 expect_eq "$(openssl x509 -in "$CERTS/tls.crt" -noout -serial)" "$SERIAL" "a second run keeps current certificates"
 
-start_devcluster --service-endpoint "kubevirt/migration-webhook=127.0.0.1:$WEBHOOK_PORT"
-install_crds
-
-section "the webhook starts, syncs its caches and becomes ready"
-WEBHOOK_OUT=$TEST_TMP/webhook.out
-background "$WEBHOOK_OUT" "$WEBHOOK_BIN" --tls-cert-file "$CERTS/tls.crt" \
-  --tls-private-key-file "$CERTS/tls.key" --bind-address 127.0.0.1 --port "$WEBHOOK_PORT" \
-  --kubeconfig "$KUBECONFIG" --kubevirt-namespace kubevirt --kubevirt-name kubevirt
-WEBHOOK_PID=$BG_PID
-if ! expect_file_eventually_contains "$WEBHOOK_OUT" "migration-webhook listening on $WEBHOOK_PORT" 10 \
-  "the webhook prints its listening line"; then
-  finish
-fi
-WH=https://127.0.0.1:$WEBHOOK_PORT
-
-# wh_get PATH: GET on the webhook (TLS verified against our CA); prints the body, sets CODE.
-CODE=""
-wh_get() {
-  CODE=$(curl -sS --max-time 5 --cacert "$CERTS/ca.crt" -o "$TEST_TMP/wh.body" -w '%{http_code}' "$WH$1" 2>&1)
-  cat "$TEST_TMP/wh.body" 2>/dev/null
-}
-wh_ready() {
-  wh_get /readyz >/dev/null
-  [[ "$CODE" == 200 ]]
-}
-if wait_until 20 wh_ready; then
-  pass "/readyz answers 200 once the caches have synced"
-else
-  fail "/readyz answers 200 once the caches have synced" "last code: $CODE" "$(cat "$WEBHOOK_OUT")"
-  finish
-fi
-wh_get /healthz >/dev/null
-expect_eq "$CODE" "200" "/healthz answers 200"
-
-section "registration: the configuration gen-certs rendered (clientConfig.service)"
-expect_ok k apply -f "$CERTS/validatingwebhookconfiguration.yaml"
-expect_eq "$(json_field validatingwebhookconfiguration/migration-webhook '{.webhooks[*].name}')" "$HOOK $KV_HOOK"
+section "the KubeVirt object passes /validate-kubevirt"
 expect_ok k apply -f "$KM_SOURCE_DIR/examples/kubevirt.yaml"
 expect_contains "$OUT" "kubevirt.kubevirt.io/kubevirt created" "a valid KubeVirt object passes /validate-kubevirt"
 

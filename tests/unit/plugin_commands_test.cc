@@ -1,22 +1,12 @@
 #include <catch2/catch.hpp>
-#include <sstream>
 
 #include "plugin/commands.h"
+#include "tests/unit/plugin_testing.h"
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result Run(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  plugin::Io io{out, err};
-  plugin::Interrupter intr;
-  int code = plugin::RunPlugin(args, io, intr);
-  return {code, out.str(), err.str()};
-}
+using plugin::testing::Result;
+using plugin::testing::Run;
 
 }  // namespace
 

@@ -2,11 +2,12 @@
 // the server sent them, --retry-on-limit, and no silent retries without it.
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <sstream>
+#include <utility>
 
 #include "plugin/commands.h"
 #include "tests/testing/local_server.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/unit/plugin_testing.h"
 
 namespace {
 
@@ -54,19 +55,12 @@ struct Fake {
   }
 };
 
-struct Result {
-  int code;
-  std::string out, err;
-};
+using plugin::testing::Result;
 
 Result Run(const std::string& kubeconfig, std::vector<std::string> args) {
   args.push_back("--kubeconfig");
   args.push_back(kubeconfig);
-  std::ostringstream out, err;
-  plugin::Io io{out, err};
-  plugin::Interrupter intr;
-  int code = plugin::RunPlugin(args, io, intr);
-  return {code, out.str(), err.str()};
+  return plugin::testing::Run(std::move(args));
 }
 
 }  // namespace
