@@ -1,10 +1,11 @@
 #include "tests/devcluster/patch.h"
 
 #include <algorithm>
-#include <climits>
 #include <set>
 #include <string_view>
 #include <vector>
+
+#include "tests/devcluster/go_int.h"
 
 namespace devcluster {
 namespace {
@@ -108,25 +109,6 @@ constexpr size_t kMaxJsonPatchOperations = 10000;
 struct OpFailed {
   std::string why;
 };
-
-// Go's strconv.Atoi: an optional sign and decimal digits.
-bool ParseGoInt(std::string_view s, long long* out) {
-  size_t i = 0;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    neg = s[0] == '-';
-    i = 1;
-  }
-  if (i == s.size()) return false;
-  long long v = 0;
-  for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    if (v > (LLONG_MAX - 9) / 10) return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = neg ? -v : v;
-  return true;
-}
 
 std::string AtoiError(std::string_view key) {
   return "strconv.Atoi: parsing \"" + std::string(key) + "\": invalid syntax";

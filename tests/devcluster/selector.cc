@@ -1,9 +1,10 @@
 #include "tests/devcluster/selector.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstdio>
 #include <set>
+
+#include "tests/devcluster/go_int.h"
 
 namespace devcluster {
 namespace {
@@ -66,27 +67,6 @@ const char kDns1123SubdomainFmt[] = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([
 const char kDns1123SubdomainErrMsg[] =
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
     "start and end with an alphanumeric character";
-
-// Go's strconv.ParseInt(s, 10, 64).
-bool ParseGoInt(std::string_view s, long long* out) {
-  size_t i = 0;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    neg = s[0] == '-';
-    i = 1;
-  }
-  if (i == s.size()) return false;
-  unsigned long long v = 0;
-  const unsigned long long limit = neg ? static_cast<unsigned long long>(LLONG_MAX) + 1 : LLONG_MAX;
-  for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    unsigned d = static_cast<unsigned>(s[i] - '0');
-    if (v > (limit - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = neg ? static_cast<long long>(0 - v) : static_cast<long long>(v);
-  return true;
-}
 
 // field.Error.Error() for an Invalid error: "<path>: Invalid value: %q: detail".
 std::string InvalidField(const std::string& path, std::string_view value, const std::string& detail) {

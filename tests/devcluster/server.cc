@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "kube/clock.h"
 #include "tests/devcluster/admission.h"
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/convert.h"
@@ -81,25 +82,6 @@ kube::Status ConflictErr(const ResourceType& t, const std::string& name, const s
 }
 
 const char* kModified = "the object has been modified; please apply your changes to the latest version and try again";
-
-kube::Status InvalidErr(const ResourceType& t, const std::string& name, const std::string& field,
-                        const std::string& detail) {
-  kube::Status s = ApiErr(422, "Invalid", t.QualifiedKind() + " \"" + name + "\" is invalid: " + field + ": " + detail);
-  JsonDoc d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  d.AddMember("name", Json(name.c_str(), a), a);
-  d.AddMember("group", Json(t.group.c_str(), a), a);
-  d.AddMember("kind", Json(t.kind.c_str(), a), a);
-  Json causes(rapidjson::kArrayType);
-  Json c(rapidjson::kObjectType);
-  c.AddMember("reason", "FieldValueInvalid", a);
-  c.AddMember("message", Json(detail.c_str(), a), a);
-  c.AddMember("field", Json(field.c_str(), a), a);
-  causes.PushBack(c, a);
-  d.AddMember("causes", causes, a);
-  s.WithDetails(ToJson(d));
-  return s;
-}
 
 // kube-apiserver's metadata checks: string maps decode (400 otherwise), then
 // name/generateName, labels and annotations validate (422 with causes).
@@ -247,7 +229,7 @@ struct ApiServer::Impl {
     return s;
   }
   static std::string NewUid() { return RandomUuid(); }
-  static std::string Now() { return FormatRfc3339(SysClock::now()); }
+  static std::string Now() { return kube::FormatRfc3339(SysClock::now()); }
   // The store key of a type: versions share it, and so do both Event APIs.
   static std::string Gr(const ResourceType& t) {
     return IsEventsV1(t) ? std::string("/events") : t.group + "/" + t.resource;
@@ -384,7 +366,7 @@ struct ApiServer::Impl {
   // Shared by update and patch: validates and stores `next` as the new state
   // of `cur`; `status_only` takes only .status from next.
   kube::StatusOr<DocPtr> CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
-                                      bool dry_run, bool require_rv, int* code);
+                                      bool dry_run);
   kube::Status PrepareForCreate(Call& c, JsonDoc& obj);
   kube::Status ValidateCustom(Call& c, JsonDoc& obj, const std::string& name);
   kube::StatusOr<DocPtr> RemoveObject(const ResourceType& t, const std::string& ns,
@@ -1186,8 +1168,7 @@ void ApiServer::Impl::Create(Call& c) {
 }
 
 kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
-                                                     bool dry_run, bool, int* code) {
-  *code = 200;
+                                                     bool dry_run) {
   auto merged = std::make_unique<JsonDoc>();
   auto& a = merged->GetAllocator();
   const bool status_only = c.sub == "status";
@@ -1210,8 +1191,10 @@ kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
       std::set<std::string> before = Finalizers(*cur);
       for (const auto& f : Finalizers(*merged)) {
         if (!before.count(f)) {
-          return InvalidErr(*c.type, c.name, "metadata.finalizers",
-                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"" + f + "\"}");
+          return ToInvalidStatus({Forbidden("metadata.finalizers",
+                                            "no new finalizers can be added if the object is being deleted, "
+                                            "found new finalizers []string{\"" + f + "\"}")},
+                                 c.type->group, c.type->kind, c.name);
         }
       }
     }
@@ -1269,23 +1252,23 @@ void ApiServer::Impl::Update(Call& c) {
   if (cur == nullptr) return ReplyError(*c.res, NotFoundErr(*c.type, c.name));
   std::string rv = StringAt(*obj, "metadata.resourceVersion");
   if (rv.empty() && !c.type->builtin) {
-    return ReplyError(*c.res, InvalidErr(*c.type, c.name, "metadata.resourceVersion",
-                                         "Invalid value: 0x0: must be specified for an update"));
+    return ReplyError(*c.res, ToInvalidStatus({InvalidValue("metadata.resourceVersion", "0x0",
+                                                            "must be specified for an update")},
+                                               c.type->group, c.type->kind, c.name));
   }
   if (!rv.empty() && rv != StringAt(*cur, "metadata.resourceVersion")) {
     return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
   }
   SetString(*obj, "apiVersion", c.type->ApiVersion(), obj->GetAllocator());
   SetString(*obj, "kind", c.type->kind, obj->GetAllocator());
-  int code = 200;
-  auto r = CommitUpdate(c, cur, std::move(obj), *dry, true, &code);
+  auto r = CommitUpdate(c, cur, std::move(obj), *dry);
   if (!r.ok()) {
     if (r.status().code() == kube::Code::kAborted && r.status().http_code() == 0) {
       return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
     }
     return ReplyError(*c.res, r.status());
   }
-  Reply(c, code, ToJson(*AsVersion(**r, *c.type)));
+  Reply(c, 200, ToJson(*AsVersion(**r, *c.type)));
 }
 
 void ApiServer::Impl::Patch(Call& c) {
@@ -1343,8 +1326,7 @@ void ApiServer::Impl::Patch(Call& c) {
       return ReplyError(*c.res, ApiErr(400, "BadRequest", "the name of the object (" + StringAt(*work, "metadata.name") +
                                                               ") does not match the name on the URL (" + c.name + ")"));
     }
-    int code = 200;
-    auto r = CommitUpdate(c, cur, std::move(work), *dry, false, &code);
+    auto r = CommitUpdate(c, cur, std::move(work), *dry);
     if (!r.ok()) {
       if (r.status().code() == kube::Code::kAborted && r.status().http_code() == 0) {
         if (attempt < 20) continue;  // raced with another writer: re-read and re-apply
@@ -1355,7 +1337,7 @@ void ApiServer::Impl::Patch(Call& c) {
       }
       return ReplyError(*c.res, r.status());
     }
-    return Reply(c, code, ToJson(*AsVersion(**r, *c.type)));
+    return Reply(c, 200, ToJson(*AsVersion(**r, *c.type)));
   }
 }
 

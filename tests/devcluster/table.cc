@@ -1,8 +1,8 @@
 #include "tests/devcluster/table.h"
 
-#include <ctime>
 #include <functional>
 
+#include "kube/clock.h"
 #include "tests/devcluster/jsonpath.h"
 
 namespace devcluster {
@@ -18,9 +18,9 @@ struct Column {
 };
 
 std::string Age(const Json& obj, const char* path, Clock::time_point now) {
-  Clock::time_point t;
-  if (!ParseRfc3339(StringAt(obj, path), &t)) return "<unknown>";
-  return HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t));
+  auto t = kube::ParseRfc3339(StringAt(obj, path));
+  if (!t.has_value()) return "<unknown>";
+  return HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
 
 Column StrCol(std::string name, std::function<std::string(const Json&)> f, int priority = 0) {
@@ -184,9 +184,9 @@ Column CustomColumn(const PrinterColumn& pc) {
     }
     const Json& v = *vals[0];
     if (type == "date") {
-      Clock::time_point t;
-      if (v.IsString() && ParseRfc3339(v.GetString(), &t)) {
-        out.SetString(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t)).c_str(), a);
+      auto t = v.IsString() ? kube::ParseRfc3339(v.GetString()) : std::nullopt;
+      if (t.has_value()) {
+        out.SetString(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)).c_str(), a);
       } else {
         out.SetString("<invalid>", a);
       }
@@ -299,40 +299,6 @@ std::string HumanDuration(std::chrono::seconds d) {
   long long years = days / 365;
   if (hours < 24 * 365 * 8) return Units(years, "y", days % 365, "d");
   return Units(years, "y");
-}
-
-bool ParseRfc3339(const std::string& s, Clock::time_point* out) {
-  struct tm tm = {};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr) return false;
-  if (*end == '.') {  // fractional seconds
-    ++end;
-    while (isdigit(static_cast<unsigned char>(*end))) ++end;
-  }
-  long offset = 0;
-  if (*end == 'Z' || *end == 'z') {
-    ++end;
-  } else if (*end == '+' || *end == '-') {
-    int hh = 0, mm = 0;
-    if (sscanf(end + 1, "%2d:%2d", &hh, &mm) != 2) return false;
-    offset = (hh * 3600 + mm * 60) * (*end == '+' ? 1 : -1);
-    end += 6;
-  } else {
-    return false;
-  }
-  if (*end != '\0') return false;
-  time_t t = timegm(&tm) - offset;
-  *out = Clock::from_time_t(t);
-  return true;
-}
-
-std::string FormatRfc3339(Clock::time_point t) {
-  time_t tt = Clock::to_time_t(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace devcluster

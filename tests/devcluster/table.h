@@ -23,8 +23,5 @@ JsonDoc MakeTable(const ResourceType& t, const std::vector<std::shared_ptr<const
 // Kubernetes' human duration ("5s", "3m20s", "5h", "12d", "2y30d").
 std::string HumanDuration(std::chrono::seconds d);
 
-// Parses an RFC 3339 timestamp; false when malformed.
-bool ParseRfc3339(const std::string& s, std::chrono::system_clock::time_point* out);
-std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace devcluster
