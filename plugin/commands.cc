@@ -6,20 +6,19 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <thread>
 
-#include "api/json.h"
 #include "api/types.h"
 #include "kube/client.h"
 #include "kube/clock.h"
 #include "kube/config.h"
 #include "kube/object.h"
 #include "plugin/progress.h"
+#include "plugin/view.h"
 #include "plugin/yaml_out.h"
 
 namespace plugin {
@@ -137,11 +136,6 @@ class WaitingScope {
 
 // ------------------------------------------------------------------ helpers
 
-const rapidjson::Value* Field(const kube::Object& o, std::string_view path) {
-  if (!o.doc) return nullptr;
-  return kube::FieldByPath(*o.doc, path);
-}
-
 std::string Str(const kube::Object& o, std::string_view path) {
   return kube::StringField(o, path).value_or("");
 }
@@ -152,61 +146,6 @@ std::string PrettyJson(const rapidjson::Value& v) {
   w.SetIndent(' ', 4);
   v.Accept(w);
   return std::string(buf.GetString()) + "\n";
-}
-
-std::optional<std::chrono::system_clock::time_point> Time(const std::optional<std::string>& s) {
-  if (!s) return std::nullopt;
-  return kube::ParseRfc3339(*s);
-}
-
-// The migrationState that belongs to `vmim`: the VMI's when it names this
-// migration (it carries the live progress), else the VMIM's own copy.
-struct View {
-  api::MigrationPhase phase = api::MigrationPhase::kUnset;
-  std::optional<api::MigrationState> state;
-  const rapidjson::Value* progress = nullptr;
-  std::string failure_message;  // from a Failed condition, when no failureReason
-};
-
-View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi_obj) {
-  View v;
-  std::string uid = vmim_obj.uid;
-  if (vmim_obj.doc) {
-    auto vmim = api::ParseVMIM(*vmim_obj.doc);
-    if (vmim.ok()) {
-      v.phase = vmim->status.phase;
-      v.state = vmim->status.migration_state;
-      for (const auto& c : vmim->status.conditions) {
-        if (c.status == "True" && c.type == "Failed") {
-          v.failure_message = c.message.empty() ? c.reason : c.message;
-        }
-      }
-    }
-    v.progress = Field(vmim_obj, "status.migrationState.progress");
-  }
-  if (vmi_obj && vmi_obj->doc) {
-    auto vmi = api::ParseVMI(*vmi_obj->doc);
-    if (vmi.ok() && vmi->status.migration_state &&
-        (vmi->status.migration_state->migration_uid.empty() ||
-         vmi->status.migration_state->migration_uid == uid)) {
-      v.state = vmi->status.migration_state;
-      if (auto* p = Field(*vmi_obj, "status.migrationState.progress")) v.progress = p;
-    }
-  }
-  return v;
-}
-
-std::string Nodes(const std::optional<api::MigrationState>& s) {
-  std::string src = s && !s->source_node.empty() ? s->source_node : "?";
-  std::string dst = s && !s->target_node.empty() ? s->target_node : "?";
-  return src + " → " + dst;
-}
-
-std::optional<seconds> StateDuration(const std::optional<api::MigrationState>& s) {
-  if (!s) return std::nullopt;
-  auto a = Time(s->start_timestamp), b = Time(s->end_timestamp);
-  if (!a || !b) return std::nullopt;
-  return std::chrono::duration_cast<seconds>(*b - *a);
 }
 
 // ------------------------------------------------------------------ the app
@@ -281,7 +220,8 @@ class App {
     w.String(ns_.c_str());
     w.Key("labels");
     w.StartObject();
-    w.Key("kubevirt.io/vmi-name");
+    // The label `cancel` and `status` select on.
+    w.Key(api::kLabelVMIName.data(), static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
     w.String(o_.vmi.c_str());
     w.EndObject();
     w.EndObject();
@@ -455,31 +395,16 @@ class App {
         vmi_watch.Stop();
         return Interrupted(vmim.name);
       }
-      if (api::IsFinal(v.phase) || deleted) {
+      if (auto outcome = FinalOutcome(v, deleted, vmim.name, elapsed)) {
         clear_line();
-        if (v.phase == api::MigrationPhase::kSucceeded) {
-          meter.Complete();
-          auto d = StateDuration(v.state).value_or(elapsed);
-          io_.out << kVMIMResource << "/" << vmim.name << " succeeded: " << Nodes(v.state) << " in "
-                  << FormatDuration(d) << "\n";
-          return kExitOk;
-        }
-        std::string reason = v.state && !v.state->failure_reason.empty() ? v.state->failure_reason
-                             : !v.failure_message.empty()                ? v.failure_message
-                             : deleted ? "the migration was deleted (cancelled)"
-                                       : "no reason given";
-        io_.out << kVMIMResource << "/" << vmim.name << " failed: " << reason;
-        if (v.state && !v.state->abort_status.empty()) {
-          io_.out << " (abort status: " << v.state->abort_status << ")";
-        }
-        io_.out << " [" << Nodes(v.state) << ", after " << FormatDuration(elapsed) << "]\n";
-        return kExitFailed;
+        io_.out << outcome->line << "\n";
+        return outcome->exit_code;
       }
       if (now >= deadline) {
         clear_line();
         io_.err << "error: timed out after " << FormatDuration(elapsed) << " waiting for "
                 << kVMIMResource << "/" << vmim.name << " (phase "
-                << (phase.empty() ? "Pending" : phase) << "); it goes on: to stop it, run "
+                << ShownPhase(v.phase) << "); it goes on: to stop it, run "
                 << "kubectl migrate cancel " << o_.vmi << " -n " << ns_ << "\n";
         return kExitTimedOut;
       }
@@ -529,17 +454,12 @@ class App {
     return items;
   }
 
-  static bool IsFinalObject(const kube::Object& o) {
-    return api::IsFinal(
-        api::ParseMigrationPhase(kube::StringField(o, "status.phase").value_or("")));
-  }
-
   int Cancel() {
     auto items = MigrationsOfVMI();
     if (!items.ok()) return Fail(items.status());
     std::vector<kube::Object> live;
     for (const auto& o : *items) {
-      if (!IsFinalObject(o)) live.push_back(o);
+      if (!IsFinished(o)) live.push_back(o);
     }
     if (live.empty()) {
       io_.err << "error: no migration in progress for VMI " << Quoted(o_.vmi) << "\n";
@@ -577,16 +497,9 @@ class App {
                 << " -n " << ns_ << "\n";
         return kExitInterrupted;
       }
-      if (vmi && vmi->doc) {
-        auto parsed = api::ParseVMI(*vmi->doc);
-        if (parsed.ok() && parsed->status.migration_state) {
-          const auto& st = *parsed->status.migration_state;
-          bool ours = st.migration_uid.empty() || st.migration_uid == migration_uid;
-          if (ours && (st.abort_status == "Succeeded" || st.abort_status == "Failed")) {
-            io_.out << "abort status: " << st.abort_status << "\n";
-            return st.abort_status == "Succeeded" ? kExitOk : kExitFailed;
-          }
-        }
+      if (auto outcome = AbortOutcome(vmi, migration_uid)) {
+        io_.out << outcome->line << "\n";
+        return outcome->exit_code;
       }
       if (Clock::now() >= deadline) {
         io_.err << "error: timed out waiting for the abort of the migration of VMI "
@@ -603,20 +516,12 @@ class App {
       io_.err << "error: no migration found for VMI " << Quoted(o_.vmi) << "\n";
       return kExitFailed;
     }
-    const kube::Object* pick = &items->front();
-    for (const auto& o : *items) {
-      if (!IsFinalObject(o)) {
-        pick = &o;
-        break;
-      }
-    }
+    const kube::Object* pick = CurrentMigration(*items);
     std::optional<kube::Object> vmi;
     auto got = client_->Get(kVMIRef, ns_, o_.vmi);
     if (got.ok()) vmi = *got;
     View v = ViewOf(*pick, vmi);
-    ProgressMeter meter;
-    meter.Update(ProgressFromJson(v.progress));
-    if (v.phase == api::MigrationPhase::kSucceeded) meter.Complete();
+    ProgressMeter meter = MeterOf(v);
     auto row = [&](const char* k, const std::string& val) {
       if (!val.empty()) io_.out << k << val << "\n";
     };
@@ -624,7 +529,7 @@ class App {
     row("Migration:       ", pick->name);
     row("Namespace:       ", pick->namespace_);
     row("VMI:             ", o_.vmi);
-    row("Phase:           ", phase.empty() ? "Pending" : phase);
+    row("Phase:           ", ShownPhase(v.phase));
     row("Source node:     ", v.state ? v.state->source_node : "");
     row("Target node:     ", v.state ? v.state->target_node : "");
     row("Created:         ", Str(*pick, "metadata.creationTimestamp"));
@@ -676,15 +581,12 @@ class App {
       auto it = vmis.find(o.namespace_ + "/" + Str(o, "spec.vmiName"));
       if (it != vmis.end()) vmi = it->second;
       View v = ViewOf(o, vmi);
-      ProgressMeter meter;
-      meter.Update(ProgressFromJson(v.progress));
-      if (v.phase == api::MigrationPhase::kSucceeded) meter.Complete();
+      ProgressMeter meter = MeterOf(v);
       std::vector<std::string> r;
       if (o_.all_namespaces) r.push_back(o.namespace_);
       r.push_back(o.name);
       r.push_back(Str(o, "spec.vmiName"));
-      std::string phase(api::PhaseName(v.phase));
-      r.push_back(phase.empty() ? "Pending" : phase);
+      r.push_back(ShownPhase(v.phase));
       bool nodes = v.state && (!v.state->source_node.empty() || !v.state->target_node.empty());
       r.push_back(nodes ? Nodes(v.state) : "<none>");
       r.push_back(meter.percent() ? std::to_string(*meter.percent()) + "%" : "-");

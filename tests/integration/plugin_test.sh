@@ -205,27 +205,28 @@ expect_eq "$RC" 3 "a wait that times out exits 3"
 expect_contains "$ERR" "error: timed out after"
 expect_contains "$ERR" "kubectl migrate cancel vmi-fedora"
 
+# interrupt_wait OUTFILE [FLAGS...]: starts `migrate vmi-fedora --wait` on a clean
+# namespace, sends SIGINT to the plugin once it shows Pending, waits for it, and
+# sets NAME (the VMIM) and OUT (what it printed, ending "rc=N").
+interrupt_wait() {
+  local out=$1
+  shift
+  delete_all_vmims
+  start_km "$out" vmi-fedora --wait --timeout 60s "$@"
+  NAME=$(created_name "$out")
+  expect_file_eventually_contains "$out" "Pending" 10
+  # kubectl execs the plugin, so the subshell's child is the plugin itself.
+  kill -INT "$(pgrep -P "$KM_PID" | head -n1)"
+  wait "$KM_PID"
+  OUT=$(cat "$out")
+}
+
 section "Ctrl-C while waiting"
-delete_all_vmims
-start_km "$TEST_TMP/int.out" vmi-fedora --wait --timeout 60s
-NAME=$(created_name "$TEST_TMP/int.out")
-expect_file_eventually_contains "$TEST_TMP/int.out" "Pending" 10
-# kubectl execs the plugin, so the subshell's child is the plugin itself.
-PLUGIN_PID=$(pgrep -P "$KM_PID" | head -n1)
-kill -INT "$PLUGIN_PID"
-wait "$KM_PID"
-OUT=$(cat "$TEST_TMP/int.out")
+interrupt_wait "$TEST_TMP/int.out"
 expect_contains "$OUT" "rc=130" "SIGINT while waiting exits 130"
 expect_contains "$OUT" "To cancel it: kubectl migrate cancel vmi-fedora -n default"
 expect_eq "$(json_field "vmim/$NAME" '{.metadata.name}')" "$NAME" "the migration goes on"
-delete_all_vmims
-start_km "$TEST_TMP/int2.out" vmi-fedora --wait --timeout 60s --cancel-on-interrupt
-NAME=$(created_name "$TEST_TMP/int2.out")
-expect_file_eventually_contains "$TEST_TMP/int2.out" "Pending" 10
-PLUGIN_PID=$(pgrep -P "$KM_PID" | head -n1)
-kill -INT "$PLUGIN_PID"
-wait "$KM_PID"
-OUT=$(cat "$TEST_TMP/int2.out")
+interrupt_wait "$TEST_TMP/int2.out" --cancel-on-interrupt
 expect_contains "$OUT" "rc=130" "SIGINT with --cancel-on-interrupt exits 130"
 expect_contains "$OUT" "cancelled the migration: virtualmachineinstancemigration.kubevirt.io/$NAME deleted"
 expect_eq "$(count_vmims)" 0 "--cancel-on-interrupt deleted the migration"

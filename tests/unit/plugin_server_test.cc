@@ -35,8 +35,13 @@ std::string TooMany() {
              "message":"admission webhook \"vmim.example\" denied the request: cluster has 5/5 migrations in flight"})";
 }
 
+using plugin::testing::Result;
+
+// A fake API server for VMIM creation, and a kubeconfig that points at it.
 struct Fake {
   kube::testing::LocalServer server;
+  kube::testing::TempDir dir;
+  std::string kubeconfig = dir.Write("kubeconfig", Kubeconfig(server.url()));
   std::atomic<int> posts{0};
   std::atomic<int> refuse_first{0};  // how many POSTs get 429 before one succeeds
   std::string last_body;
@@ -53,23 +58,20 @@ struct Fake {
       res.set_content(Created(), "application/json");
     });
   }
+
+  // Runs the plugin with `args` against this server.
+  Result Run(std::vector<std::string> args) const {
+    args.push_back("--kubeconfig");
+    args.push_back(kubeconfig);
+    return plugin::testing::Run(std::move(args));
+  }
 };
-
-using plugin::testing::Result;
-
-Result Run(const std::string& kubeconfig, std::vector<std::string> args) {
-  args.push_back("--kubeconfig");
-  args.push_back(kubeconfig);
-  return plugin::testing::Run(std::move(args));
-}
 
 }  // namespace
 
 TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's line", "[plugin]") {
   Fake fake;
-  kube::testing::TempDir dir;
-  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
-  Result r = Run(kc, {"vmi-a", "--to", "node-b"});
+  Result r = fake.Run({"vmi-a", "--to", "node-b"});
   CHECK(r.code == plugin::kExitOk);
   CHECK(r.out == "virtualmachineinstancemigration.kubevirt.io/vmi-a-migration-abcde created\n");
   CHECK_THAT(fake.last_body, Catch::Contains(R"("generateName":"vmi-a-migration-")"));
@@ -82,9 +84,7 @@ TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's l
 TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin]") {
   Fake fake;
   fake.refuse_first = 100;
-  kube::testing::TempDir dir;
-  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
-  Result r = Run(kc, {"vmi-a"});
+  Result r = fake.Run({"vmi-a"});
   CHECK(r.code == plugin::kExitFailed);
   CHECK(r.out.empty());
   CHECK(r.err ==
@@ -96,9 +96,7 @@ TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin
 TEST_CASE("plugin --retry-on-limit waits the server's Retry-After, says so, and creates", "[plugin]") {
   Fake fake;
   fake.refuse_first = 1;
-  kube::testing::TempDir dir;
-  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
-  Result r = Run(kc, {"vmi-a", "--retry-on-limit", "-o", "name"});
+  Result r = fake.Run({"vmi-a", "--retry-on-limit", "-o", "name"});
   CHECK(r.code == plugin::kExitOk);
   CHECK(fake.posts == 2);
   CHECK(r.out == "virtualmachineinstancemigration.kubevirt.io/vmi-a-migration-abcde\n");
@@ -109,9 +107,7 @@ TEST_CASE("plugin --retry-on-limit waits the server's Retry-After, says so, and 
 TEST_CASE("plugin --retry-on-limit gives up with exit 3 when --timeout passes first", "[plugin]") {
   Fake fake;
   fake.refuse_first = 100;
-  kube::testing::TempDir dir;
-  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
-  Result r = Run(kc, {"vmi-a", "--retry-on-limit", "--timeout", "300ms"});
+  Result r = fake.Run({"vmi-a", "--retry-on-limit", "--timeout", "300ms"});
   CHECK(r.code == plugin::kExitTimedOut);
   CHECK(fake.posts == 1);
   CHECK_THAT(r.err, Catch::Contains("timed out waiting for the migration to be admitted"));
@@ -119,9 +115,7 @@ TEST_CASE("plugin --retry-on-limit gives up with exit 3 when --timeout passes fi
 
 TEST_CASE("plugin --dry-run=client sends nothing", "[plugin]") {
   Fake fake;
-  kube::testing::TempDir dir;
-  std::string kc = dir.Write("kubeconfig", Kubeconfig(fake.server.url()));
-  Result r = Run(kc, {"vmi-a", "--dry-run=client", "-o", "json"});
+  Result r = fake.Run({"vmi-a", "--dry-run=client", "-o", "json"});
   CHECK(r.code == plugin::kExitOk);
   CHECK(fake.posts == 0);
   CHECK_THAT(r.out, Catch::Contains(R"("vmiName": "vmi-a")"));

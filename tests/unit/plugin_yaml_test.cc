@@ -68,7 +68,11 @@ TEST_CASE("YAML output reads back to the same values", "[plugin]") {
   YAML::Node n = YAML::Load(y);
   CHECK(n["metadata"]["labels"]["kubevirt.io/vmi-name"].as<std::string>() == "vmi");
   CHECK(n["metadata"]["uid"].as<std::string>() == "123-abc");
+  // yaml-cpp reads a plain `yes` back as the string "yes" too, so the value
+  // alone cannot tell: the non-specific tag "!" marks a quoted scalar.
   CHECK(n["spec"]["vmiName"].as<std::string>() == "yes");
+  CHECK(n["spec"]["vmiName"].Tag() == "!");
+  CHECK(n["metadata"]["name"].Tag() == "?");
   CHECK(n["spec"]["n"][0][1].as<int>() == 2);
   CHECK(n["spec"]["n"][1].size() == 0);
   CHECK(n["spec"]["s"].as<std::string>() == "a\"b\\c\nd");

@@ -1,0 +1,125 @@
+#include "plugin/view.h"
+
+#include <rapidjson/document.h>
+
+#include "api/json.h"
+#include "kube/clock.h"
+#include "plugin/options.h"
+#include "plugin/progress.h"
+
+namespace plugin {
+namespace {
+
+constexpr const char* kVMIMResource = "virtualmachineinstancemigration.kubevirt.io";
+
+const rapidjson::Value* Progress(const kube::Object& o) {
+  if (!o.doc) return nullptr;
+  return kube::FieldByPath(*o.doc, "status.migrationState.progress");
+}
+
+std::optional<std::chrono::system_clock::time_point> Time(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return kube::ParseRfc3339(*s);
+}
+
+}  // namespace
+
+View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi_obj) {
+  View v;
+  if (vmim_obj.doc) {
+    auto vmim = api::ParseVMIM(*vmim_obj.doc);
+    if (vmim.ok()) {
+      v.phase = vmim->status.phase;
+      v.state = vmim->status.migration_state;
+      for (const auto& c : vmim->status.conditions) {
+        if (c.status == "True" && c.type == "Failed") {
+          v.failure_message = c.message.empty() ? c.reason : c.message;
+        }
+      }
+    }
+    v.progress = Progress(vmim_obj);
+  }
+  if (vmi_obj && vmi_obj->doc) {
+    auto vmi = api::ParseVMI(*vmi_obj->doc);
+    if (vmi.ok() && vmi->status.migration_state &&
+        (vmi->status.migration_state->migration_uid.empty() ||
+         vmi->status.migration_state->migration_uid == vmim_obj.uid)) {
+      v.state = vmi->status.migration_state;
+      if (auto* p = Progress(*vmi_obj)) v.progress = p;
+    }
+  }
+  return v;
+}
+
+ProgressMeter MeterOf(const View& v) {
+  ProgressMeter meter;
+  meter.Update(ProgressFromJson(v.progress));
+  if (v.phase == api::MigrationPhase::kSucceeded) meter.Complete();
+  return meter;
+}
+
+std::string ShownPhase(api::MigrationPhase phase) {
+  std::string name(api::PhaseName(phase));
+  return name.empty() ? "Pending" : name;
+}
+
+std::string Nodes(const std::optional<api::MigrationState>& s) {
+  std::string src = s && !s->source_node.empty() ? s->source_node : "?";
+  std::string dst = s && !s->target_node.empty() ? s->target_node : "?";
+  return src + " → " + dst;
+}
+
+std::optional<std::chrono::seconds> StateDuration(const std::optional<api::MigrationState>& s) {
+  if (!s) return std::nullopt;
+  auto a = Time(s->start_timestamp), b = Time(s->end_timestamp);
+  if (!a || !b) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(*b - *a);
+}
+
+bool IsFinished(const kube::Object& vmim) {
+  return api::IsFinal(
+      api::ParseMigrationPhase(kube::StringField(vmim, "status.phase").value_or("")));
+}
+
+const kube::Object* CurrentMigration(const std::vector<kube::Object>& newest_first) {
+  if (newest_first.empty()) return nullptr;
+  for (const auto& o : newest_first) {
+    if (!IsFinished(o)) return &o;
+  }
+  return &newest_first.front();
+}
+
+std::optional<WaitOutcome> FinalOutcome(const View& v, bool deleted, const std::string& vmim_name,
+                                        std::chrono::seconds elapsed) {
+  if (!api::IsFinal(v.phase) && !deleted) return std::nullopt;
+  std::string who = std::string(kVMIMResource) + "/" + vmim_name;
+  if (v.phase == api::MigrationPhase::kSucceeded) {
+    return WaitOutcome{who + " succeeded: " + Nodes(v.state) + " in " +
+                           FormatDuration(StateDuration(v.state).value_or(elapsed)),
+                       kExitOk};
+  }
+  std::string reason = v.state && !v.state->failure_reason.empty() ? v.state->failure_reason
+                       : !v.failure_message.empty()                ? v.failure_message
+                       : deleted ? "the migration was deleted (cancelled)"
+                                 : "no reason given";
+  std::string line = who + " failed: " + reason;
+  if (v.state && !v.state->abort_status.empty()) {
+    line += " (abort status: " + v.state->abort_status + ")";
+  }
+  line += " [" + Nodes(v.state) + ", after " + FormatDuration(elapsed) + "]";
+  return WaitOutcome{line, kExitFailed};
+}
+
+std::optional<WaitOutcome> AbortOutcome(const std::optional<kube::Object>& vmi,
+                                        const std::string& migration_uid) {
+  if (!vmi || !vmi->doc) return std::nullopt;
+  auto parsed = api::ParseVMI(*vmi->doc);
+  if (!parsed.ok() || !parsed->status.migration_state) return std::nullopt;
+  const auto& st = *parsed->status.migration_state;
+  if (!st.migration_uid.empty() && st.migration_uid != migration_uid) return std::nullopt;
+  if (st.abort_status == "Succeeded") return WaitOutcome{"abort status: Succeeded", kExitOk};
+  if (st.abort_status == "Failed") return WaitOutcome{"abort status: Failed", kExitFailed};
+  return std::nullopt;
+}
+
+}  // namespace plugin
