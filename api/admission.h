@@ -88,8 +88,8 @@ struct AdmissionInput {
   std::optional<VMIM> old_object;
   std::string old_object_error;
 
-  // dryRun requests get the same verdict; recorded only for callers' logs.
-  bool dry_run = false;
+  // There is no dryRun input: a dry-run request gets the same verdict, so the
+  // decision cannot depend on it.
 
   // The VMI named by object->spec.vmiName, or null when it does not exist. If
   // null and vmi_lookup is set, DecideMigration looks the VMI up itself.

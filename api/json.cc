@@ -170,6 +170,31 @@ Status ParseMigrationState(const Value& parent, std::string_view path,
   return Status::Ok();
 }
 
+template <typename T>
+struct KeyedValue {
+  const char* key;
+  T value;
+};
+
+// Sets `out` to the value of the first table entry whose key is an object
+// member of `v` (a KubeVirt union: the member present names the variant), or
+// to `fallback` when none is. A present member that is not an object is an
+// error.
+template <typename T, size_t N>
+Status FirstObjectKey(const Value& v, const std::string& p, const KeyedValue<T> (&table)[N],
+                      T fallback, T& out) {
+  for (const KeyedValue<T>& entry : table) {
+    const Value* o = nullptr;
+    API_RETURN_IF_ERROR(GetObject(v, entry.key, p, o));
+    if (o != nullptr) {
+      out = entry.value;
+      return Status::Ok();
+    }
+  }
+  out = fallback;
+  return Status::Ok();
+}
+
 Status ParseVolume(const Value& v, const std::string& p, Volume& vol) {
   if (!v.IsObject()) return FieldError(p, std::string("must be an object, got ") + TypeName(v));
   API_RETURN_IF_ERROR(GetString(v, "name", p, vol.name));
@@ -181,11 +206,7 @@ Status ParseVolume(const Value& v, const std::string& p, Volume& vol) {
     if (vol.claim_name.empty()) return FieldError(Join(sp, key), "must be a non-empty string");
     return Status::Ok();
   };
-  struct Simple {
-    const char* key;
-    VolumeKind kind;
-  };
-  static constexpr Simple kSimple[] = {
+  static constexpr KeyedValue<VolumeKind> kSimple[] = {
       {"cloudInitNoCloud", VolumeKind::kCloudInitNoCloud},
       {"cloudInitConfigDrive", VolumeKind::kCloudInitConfigDrive},
       {"configMap", VolumeKind::kConfigMap},
@@ -237,15 +258,7 @@ Status ParseVolume(const Value& v, const std::string& p, Volume& vol) {
     API_RETURN_IF_ERROR(GetQuantity(*src, "capacity", hp, vol.capacity));
     return GetBool(*src, "shared", hp, vol.host_disk_shared);
   }
-  for (const Simple& s : kSimple) {
-    API_RETURN_IF_ERROR(GetObject(v, s.key, p, src));
-    if (src != nullptr) {
-      vol.kind = s.kind;
-      return Status::Ok();
-    }
-  }
-  vol.kind = VolumeKind::kOther;
-  return Status::Ok();
+  return FirstObjectKey(v, p, kSimple, VolumeKind::kOther, vol.kind);
 }
 
 Status ParseInterface(const Value& v, const std::string& p, Interface& iface) {
@@ -253,26 +266,13 @@ Status ParseInterface(const Value& v, const std::string& p, Interface& iface) {
   API_RETURN_IF_ERROR(GetString(v, "name", p, iface.name));
   // Bridge is checked first: if a malformed object names several bindings,
   // the non-migratable one wins.
-  struct Binding {
-    const char* key;
-    InterfaceBinding binding;
-  };
-  static constexpr Binding kBindings[] = {
+  static constexpr KeyedValue<InterfaceBinding> kBindings[] = {
       {"bridge", InterfaceBinding::kBridge}, {"masquerade", InterfaceBinding::kMasquerade},
       {"sriov", InterfaceBinding::kSriov},   {"slirp", InterfaceBinding::kSlirp},
       {"passt", InterfaceBinding::kPasst},   {"macvtap", InterfaceBinding::kMacvtap},
       {"binding", InterfaceBinding::kOther},
   };
-  for (const Binding& b : kBindings) {
-    const Value* o = nullptr;
-    API_RETURN_IF_ERROR(GetObject(v, b.key, p, o));
-    if (o != nullptr) {
-      iface.binding = b.binding;
-      return Status::Ok();
-    }
-  }
-  iface.binding = InterfaceBinding::kNone;
-  return Status::Ok();
+  return FirstObjectKey(v, p, kBindings, InterfaceBinding::kNone, iface.binding);
 }
 
 Status ParseNetwork(const Value& v, const std::string& p, Network& net) {
@@ -672,6 +672,36 @@ std::string VMIMStatusToJson(const VMIMStatus& status) {
   }
   w.EndObject();
   return Take(buf);
+}
+
+int JsonDepth(std::string_view json) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) max_depth = depth;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return max_depth;
 }
 
 kube::StatusOr<std::string> CanonicalJson(const Value& value) {

@@ -37,13 +37,6 @@ kube::StatusOr<KubeVirt> ParseKubeVirt(const rapidjson::Value& value);
 kube::StatusOr<PVC> ParsePVC(std::string_view json);
 kube::StatusOr<PVC> ParsePVC(const rapidjson::Value& value);
 
-inline kube::StatusOr<VMI> VMIFromValue(const rapidjson::Value& v) { return ParseVMI(v); }
-inline kube::StatusOr<VMIM> VMIMFromValue(const rapidjson::Value& v) { return ParseVMIM(v); }
-inline kube::StatusOr<KubeVirt> KubeVirtFromValue(const rapidjson::Value& v) {
-  return ParseKubeVirt(v);
-}
-inline kube::StatusOr<PVC> PVCFromValue(const rapidjson::Value& v) { return ParsePVC(v); }
-
 // A quantity from a JSON string ("64Mi") or number (0, 1.5). `field` prefixes
 // the error message.
 kube::StatusOr<Quantity> ParseQuantityValue(const rapidjson::Value& value, std::string_view field);
@@ -65,5 +58,11 @@ kube::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value);
 
 // Deepest nesting any api/ walker accepts (hostile input guard).
 inline constexpr int kMaxJsonDepth = 100;
+
+// The greatest nesting depth of arrays and objects in `json` (strings are
+// skipped, escapes honoured), found without parsing, so a caller can refuse
+// hostile nesting before anything recursive touches the document. Malformed
+// text yields a best-effort count; the parser reports the malformation.
+int JsonDepth(std::string_view json);
 
 }  // namespace api

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "api/json.h"
+
 namespace webhook {
 namespace {
 
@@ -105,24 +107,29 @@ const Value* ObjectMember(const Value& obj, const char* name, const std::string&
   return v;
 }
 
-void ReadGvk(const Value& req, const char* name, bool required, GroupVersionKind* out,
-             Problems& p) {
+// Reads request.<name> = {group, version, <last>} (a GroupVersionKind when
+// `last` is "kind", a GroupVersionResource when it is "resource"). The group
+// may be empty (the core group); `required` applies to the rest.
+void ReadGroupVersion(const Value& req, const char* name, const char* last, bool required,
+                      std::string* group, std::string* version, std::string* last_out,
+                      Problems& p) {
   const Value* v = ObjectMember(req, name, "request", required, p);
   if (v == nullptr) return;
   std::string path = std::string("request.") + name;
-  ReadString(*v, "group", path, false, &out->group, p);
-  ReadString(*v, "version", path, required, &out->version, p);
-  ReadString(*v, "kind", path, required, &out->kind, p);
+  ReadString(*v, "group", path, false, group, p);
+  ReadString(*v, "version", path, required, version, p);
+  ReadString(*v, last, path, required, last_out, p);
+}
+
+void ReadGvk(const Value& req, const char* name, bool required, GroupVersionKind* out,
+             Problems& p) {
+  ReadGroupVersion(req, name, "kind", required, &out->group, &out->version, &out->kind, p);
 }
 
 void ReadGvr(const Value& req, const char* name, bool required, GroupVersionResource* out,
              Problems& p) {
-  const Value* v = ObjectMember(req, name, "request", required, p);
-  if (v == nullptr) return;
-  std::string path = std::string("request.") + name;
-  ReadString(*v, "group", path, false, &out->group, p);
-  ReadString(*v, "version", path, required, &out->version, p);
-  ReadString(*v, "resource", path, required, &out->resource, p);
+  ReadGroupVersion(req, name, "resource", required, &out->group, &out->version, &out->resource,
+                   p);
 }
 
 void ReadUserInfo(const Value& req, UserInfo* out, Problems& p) {
@@ -174,41 +181,11 @@ const char* OperationName(Operation op) {
   return "UNKNOWN";
 }
 
-int JsonDepth(std::string_view json) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '[':
-      case '{':
-        if (++depth > max_depth) max_depth = depth;
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default: break;
-    }
-  }
-  return max_depth;
-}
-
 kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   if (body.empty()) return BadRequest("empty body");
   // The depth check comes first: it bounds the recursion of everything that
   // later walks the document (copies, writers, the api/ parsers).
-  if (int depth = JsonDepth(body); depth > kMaxJsonDepth) {
+  if (int depth = api::JsonDepth(body); depth > kMaxJsonDepth) {
     return BadRequest("JSON nests " + std::to_string(depth) + " levels deep, more than " +
                       std::to_string(kMaxJsonDepth));
   }

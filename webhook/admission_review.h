@@ -28,7 +28,8 @@ inline constexpr char kAdmissionReviewKind[] = "AdmissionReview";
 
 // Deeper JSON is refused before it is parsed (RapidJSON and every recursive
 // walk over a document would otherwise be a stack-overflow vector). Kubernetes
-// objects nest far less than this.
+// objects nest far less than this. Counted with api::JsonDepth; tighter than
+// api::kMaxJsonDepth because the whole review wraps the object.
 inline constexpr int kMaxJsonDepth = 64;
 
 struct GroupVersionKind {
@@ -94,10 +95,5 @@ struct AdmissionResponse {
 // status{status: "Failure", code, reason, message, details{causes,
 // retryAfterSeconds}}; empty reason/message/causes are omitted.
 std::string EncodeAdmissionReview(const AdmissionResponse& response);
-
-// The greatest nesting depth of arrays and objects in `json` (strings are
-// skipped, escapes honoured). Malformed text yields a best-effort count; the
-// parser reports the malformation.
-int JsonDepth(std::string_view json);
 
 }  // namespace webhook

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/json.h"
+#include "api/limits.h"
 
 namespace webhook {
 
@@ -105,7 +106,8 @@ void ClusterCache::PutVMI(api::VMI vmi) {
 
 void ClusterCache::PutVMIM(api::VMIM vmim) {
   std::string key = CacheKey(vmim.meta.namespace_, vmim.meta.name);
-  if (vmim.IsFinal()) {
+  // Only in-flight migrations count against limits; a finished one leaves.
+  if (!api::IsInFlight(vmim)) {
     std::unique_lock lock(mu_);
     in_flight_.erase(key);
     return;

@@ -86,6 +86,19 @@ AdmissionResponse FromDecision(const AdmissionRequest& req, const api::Admission
   return r;
 }
 
+// Only writes of the object itself are judged: a subresource (status) write
+// or a DELETE/CONNECT cannot break the rules the endpoints enforce.
+bool Judged(const AdmissionRequest& req) {
+  return req.sub_resource.empty() &&
+         (req.operation == Operation::kCreate || req.operation == Operation::kUpdate);
+}
+
+AdmissionResponse Allow(const AdmissionRequest& req) {
+  AdmissionResponse r;
+  r.uid = req.uid;
+  return r;
+}
+
 // A denial when the review is not about `resource`: the webhook was
 // registered for the wrong rules, and the user (and operator) should see it.
 std::optional<AdmissionResponse> CheckResource(const AdmissionRequest& req,
@@ -197,16 +210,10 @@ AdmissionResponse Handler::ReviewMigration(const AdmissionRequest& req) const {
                                  "VirtualMachineInstanceMigration")) {
     return *wrong;
   }
-  AdmissionResponse allow;
-  allow.uid = req.uid;
-  if (!req.sub_resource.empty() ||
-      (req.operation != Operation::kCreate && req.operation != Operation::kUpdate)) {
-    return allow;
-  }
+  if (!Judged(req)) return Allow(req);
   api::AdmissionInput in;
   in.operation = OperationName(req.operation);
   in.namespace_ = req.namespace_;
-  in.dry_run = req.dry_run;
   if (req.object == nullptr) {
     in.object_error = "request.object is missing";
   } else if (auto vmim = api::ParseVMIM(*req.object); vmim.ok()) {
@@ -248,12 +255,7 @@ AdmissionResponse Handler::ReviewMigration(const AdmissionRequest& req) const {
 
 AdmissionResponse Handler::ReviewKubeVirt(const AdmissionRequest& req) const {
   if (auto wrong = CheckResource(req, "kubevirts", "KubeVirt")) return *wrong;
-  AdmissionResponse allow;
-  allow.uid = req.uid;
-  if (!req.sub_resource.empty() ||
-      (req.operation != Operation::kCreate && req.operation != Operation::kUpdate)) {
-    return allow;
-  }
+  if (!Judged(req)) return Allow(req);
   if (req.object == nullptr) {
     return Denial(req, 400, "BadRequest", std::string(api::kCauseMalformedObject),
                   "request.object is missing", "request.object");

@@ -370,26 +370,6 @@ TEST_CASE("a VMI that is neither running nor migratable gets both reasons") {
   CHECK(Reasons(w.Decide()) == std::vector<std::string>{"VMINotRunning", "NotLiveMigratable"});
 }
 
-TEST_CASE("dry-run requests get the same verdict") {
-  for (bool gate : {true, false}) {
-    World w;
-    if (!gate) w.config.feature_gates.clear();
-    api::AdmissionDecision normal = w.Decide();
-    api::AdmissionInput in;
-    in.operation = "CREATE";
-    in.object = w.request;
-    in.namespace_ = "default";
-    in.dry_run = true;
-    in.vmi = &w.Target();
-    in.config = w.config;
-    in.kubevirt_found = true;
-    api::AdmissionDecision dry = api::DecideMigration(in);
-    CHECK(dry.allowed == normal.allowed);
-    CHECK(dry.code == normal.code);
-    CHECK(dry.message == normal.message);
-  }
-}
-
 TEST_CASE("the VMI is found through the lookup and the request namespace") {
   World w;
   w.request.meta.namespace_ = "";  // kubectl create without metadata.namespace

@@ -481,7 +481,7 @@ TEST_CASE("parsers survive a wrong type at every path of a full object") {
 TEST_CASE("parsers accept a rapidjson value directly") {
   rapidjson::Document d;
   d.Parse(kVMIM);
-  auto m = api::VMIMFromValue(d);
+  auto m = api::ParseVMIM(static_cast<const rapidjson::Value&>(d));
   REQUIRE(m.ok());
   CHECK(m->spec.vmi_name == "vmi-fedora");
   rapidjson::Document p;
@@ -546,3 +546,15 @@ TEST_CASE("CanonicalJson sorts keys recursively and keeps array order") {
 }
 
 }  // namespace
+
+TEST_CASE("JSON depth counts nesting outside strings only") {
+  struct Case {
+    const char* json;
+    int depth;
+  } cases[] = {{"1", 0},          {"{}", 1},         {"[[],[[]]]", 3}, {R"({"a":"[[[["})", 1},
+               {R"(["\"[[["])", 1}, {R"(["\\",[]])", 2}, {"]]]]", 0}};
+  for (const Case& c : cases) {
+    INFO(c.json);
+    CHECK(api::JsonDepth(c.json) == c.depth);
+  }
+}

@@ -289,6 +289,24 @@ TEST_CASE("DELETE and CONNECT operations are allowed untouched") {
   CHECK(f.Admit(Review("CONNECT", "null"))["response"]["allowed"].IsTrue());
 }
 
+TEST_CASE("status subresource writes and KubeVirt deletions are allowed untouched") {
+  Fixture f;
+  // The same spec change that a plain UPDATE gets refused for.
+  std::string status_write = Review("UPDATE", Vmim("m", "other", "Running"),
+                                    Vmim("m", "vm", "Running"));
+  status_write.replace(status_write.find(R"("operation":)"), 0, R"("subResource":"status",)");
+  auto d = f.Admit(status_write);
+  CHECK(d["response"]["allowed"].IsTrue());
+  CHECK(d["response"]["uid"] == "req-42");
+  CHECK(f.Admit(Review("DELETE", "null", "{}", false, "kubevirts", "KubeVirt"),
+                webhook::kPathValidateKubeVirt)["response"]["allowed"]
+            .IsTrue());
+  // Without the subresource the write is judged.
+  CHECK(f.Admit(Review("UPDATE", "null", "null", false, "kubevirts", "KubeVirt"),
+                webhook::kPathValidateKubeVirt)["response"]["allowed"]
+            .IsFalse());
+}
+
 TEST_CASE("the KubeVirt endpoint rejects nonsensical migration settings with field paths") {
   Fixture f;
   std::string bad =
