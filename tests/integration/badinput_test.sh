@@ -9,13 +9,7 @@ install_crds
 
 section "credentials for curl from the kubeconfig"
 CERTS=$TEST_TMP/certs
-mkdir -p "$CERTS"
-k config view --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$CERTS/ca.crt"
-k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-certificate-data}' | base64 -d >"$CERTS/admin.crt"
-k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-key-data}' | base64 -d >"$CERTS/admin.key"
-for f in ca.crt admin.crt admin.key; do
-  expect_ne "$(wc -c <"$CERTS/$f")" "0" "the kubeconfig yields $f"
-done
+admin_credentials "$CERTS"
 BASE=https://127.0.0.1:$DEVCLUSTER_PORT
 VMIMS=/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations
 
@@ -102,6 +96,13 @@ api PUT "$VMIMS/other-name" "${JSON[@]}" \
   --data-binary "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":\"named\",\"resourceVersion\":\"$RV\"},\"spec\":{\"vmiName\":\"x\"}}"
 expect_status 400 BadRequest 'the name of the object (named) does not match the name on the URL (other-name)' \
   "a name that differs from the URL's"
+api PUT "$VMIMS/named" "${JSON[@]}" \
+  --data-binary '{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanceMigration","metadata":{"name":"named"},"spec":{"vmiName":"y"}}'
+expect_status 422 Invalid \
+  'VirtualMachineInstanceMigration.kubevirt.io "named" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update' \
+  "an update of a custom resource without a resourceVersion"
+expect_eq "$(jq -r '.details.causes[0].field + " " + .details.causes[0].reason' <<<"$BODY")" \
+  "metadata.resourceVersion FieldValueInvalid" "the 422 names the field in details.causes"
 api PATCH "$VMIMS/named" -H 'Content-Type: application/merge-patch+json' --data-binary '{"spec":'
 expect_status 400 BadRequest "" "a truncated merge patch"
 api PATCH "$VMIMS/named" -H 'Content-Type: application/json-patch+json' --data-binary '{"op":"add"}'

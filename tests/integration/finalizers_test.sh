@@ -113,7 +113,7 @@ fin_vmim f4 fin kubevirt.io/migrationJobFinalize
 fin_vmim f5 fin
 expect_ok k delete ns fin --wait=false
 expect_eq "$(json_field ns/fin '{.status.phase}')" "Terminating" "the namespace is Terminating"
-if wait_until 10 sh -c "! $KUBECTL get vmim f5 -n fin >/dev/null 2>&1"; then
+if wait_until 10 not_found vmim f5 -n fin; then
   pass "an object without finalizers in the namespace is deleted"
 else
   fail "an object without finalizers in the namespace is deleted" "$(k get vmim -n fin -o yaml 2>&1)"
@@ -127,7 +127,7 @@ expect_ok k get ns fin
 expect_fail k create -f "$TEST_TMP/f5.yaml"
 expect_contains "$ERR" "because it is being terminated" "nothing new can be created in a terminating namespace"
 expect_ok k patch vmim f4 -n fin --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'
-if wait_until 15 sh -c "! $KUBECTL get ns fin >/dev/null 2>&1"; then
+if wait_until 15 not_found ns fin; then
   pass "the namespace goes once its last object is gone"
 else
   fail "the namespace goes once its last object is gone" "$(k get ns fin -o yaml 2>&1)"

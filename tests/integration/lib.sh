@@ -368,11 +368,83 @@ install_crds() {
   fi
 }
 
+# admin_credentials DIR: writes devcluster's CA (ca.crt) and the admin's client certificate and
+# key (admin.crt, admin.key) from the current kubeconfig into DIR, for curl; checks each is there.
+admin_credentials() {
+  local dir=$1 f
+  mkdir -p "$dir"
+  k config view --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$dir/ca.crt"
+  k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-certificate-data}' | base64 -d >"$dir/admin.crt"
+  k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-key-data}' | base64 -d >"$dir/admin.key"
+  for f in ca.crt admin.crt admin.key; do
+    expect_gt "$(wc -c <"$dir/$f")" 0 "the kubeconfig yields $f"
+  done
+}
+
+# not_found KUBECTL_GET_ARGS...: `kubectl get ARGS` fails with NotFound (any other failure, such
+# as an unreachable server, is not "gone"); for wait_until.
+not_found() {
+  local err
+  err=$(k get "$@" 2>&1 >/dev/null)
+  [[ "$err" == *"(NotFound)"* ]]
+}
+
 # json_field KIND/NAME JSONPATH [kubectl args...]: prints one field of an object.
 json_field() {
   local obj=$1 path=$2
   shift 2
   k get "$obj" -o "jsonpath=$path" "$@" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# KubeVirt fixtures (the CRDs must be installed)
+
+# vmi NAME [VOLUMES_YAML [INTERFACE_BINDING]]: creates a VMI with a container disk (or the given
+# volumes list) and one pod-network interface (masquerade by default).
+vmi() {
+  local name=$1 binding=${3:-masquerade}
+  local volumes=${2:-"  - name: rootdisk
+    containerDisk:
+      image: quay.io/kubevirt/fedora-cloud-container-disk-demo"}
+  cat >"$TEST_TMP/vmi-$name.yaml" <<EOF
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: $name
+spec:
+  domain:
+    memory:
+      guest: 1Gi
+    resources:
+      requests:
+        memory: 1Gi
+    devices:
+      disks:
+      - name: rootdisk
+        disk:
+          bus: virtio
+      interfaces:
+      - name: default
+        $binding: {}
+  networks:
+  - name: default
+    pod: {}
+  volumes:
+$volumes
+EOF
+  k apply -f "$TEST_TMP/vmi-$name.yaml" >/dev/null || fail "create VMI $name" "$(k apply -f "$TEST_TMP/vmi-$name.yaml" 2>&1)"
+}
+
+# vmi_status NAME PHASE NODE MIGRATABLE [REASON MESSAGE]: writes the status an engine writes.
+vmi_status() {
+  local name=$1 phase=$2 node=$3 migratable=$4 reason=${5:-Migratable} message=${6:-}
+  local patch
+  patch=$(jq -cn --arg phase "$phase" --arg node "$node" --arg st "$migratable" --arg reason "$reason" \
+    --arg msg "$message" '{status: {phase: $phase, nodeName: $node, migrationMethod: "BlockMigration",
+      conditions: [{type: "LiveMigratable", status: $st, reason: $reason, message: $msg,
+                    lastTransitionTime: "2026-11-25T10:00:00Z"}]}}')
+  k patch vmi "$name" --subresource=status --type=merge -p "$patch" >/dev/null ||
+    fail "write the status of VMI $name" "$(k patch vmi "$name" --subresource=status --type=merge -p "$patch" 2>&1)"
 }
 
 # ---------------------------------------------------------------------------------------------

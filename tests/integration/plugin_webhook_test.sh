@@ -29,41 +29,11 @@ expect_ok k apply -f "$KM_SOURCE_DIR/examples/kubevirt.yaml"
 # ---------------------------------------------------------------------------------------------
 # Fixtures and helpers
 
-# vmi NAME PHASE NODE: a VMI with a container disk and a masquerade interface, with the status an
-# engine writes (LiveMigratable True).
-vmi() {
-  local name=$1 phase=$2 node=$3 patch
-  cat >"$TEST_TMP/vmi-$name.yaml" <<EOF
-apiVersion: kubevirt.io/v1
-kind: VirtualMachineInstance
-metadata:
-  name: $name
-spec:
-  domain:
-    memory:
-      guest: 1Gi
-    devices:
-      disks:
-      - name: rootdisk
-        disk:
-          bus: virtio
-      interfaces:
-      - name: default
-        masquerade: {}
-  networks:
-  - name: default
-    pod: {}
-  volumes:
-  - name: rootdisk
-    containerDisk:
-      image: quay.io/kubevirt/fedora-cloud-container-disk-demo
-EOF
-  k apply -f "$TEST_TMP/vmi-$name.yaml" >/dev/null || fail "create VMI $name" "$(k apply -f "$TEST_TMP/vmi-$name.yaml" 2>&1)"
-  patch=$(jq -cn --arg phase "$phase" --arg node "$node" '{status: {phase: $phase, nodeName: $node,
-    migrationMethod: "BlockMigration", conditions: [{type: "LiveMigratable", status: "True",
-    reason: "Migratable", message: "", lastTransitionTime: "2026-11-25T10:00:00Z"}]}}')
-  k patch vmi "$name" --subresource=status --type=merge -p "$patch" >/dev/null ||
-    fail "write the status of VMI $name" "$(k patch vmi "$name" --subresource=status --type=merge -p "$patch" 2>&1)"
+# engine_vmi NAME PHASE NODE: lib.sh's VMI fixture, with the status an engine writes
+# (LiveMigratable True).
+engine_vmi() {
+  vmi "$1"
+  vmi_status "$1" "$2" "$3" True
 }
 
 # vmim_file NAME VMI: writes $TEST_TMP/vmim-NAME.yaml and prints its path.
@@ -145,10 +115,10 @@ same_denial() {
 
 section "fixtures: VMIs with the status an engine writes"
 for n in a1 a2 a3; do
-  vmi "vmi-$n" Running node-a
+  engine_vmi "vmi-$n" Running node-a
 done
-vmi vmi-b1 Running node-b
-vmi vmi-pending Scheduling ""
+engine_vmi vmi-b1 Running node-b
+engine_vmi vmi-pending Scheduling ""
 expect_eq "$(k get vmi -o name | wc -l)" "5" "5 VMIs exist"
 # The VMIs reach the webhook through one watch, in order: once it has seen the last one, it has
 # seen them all.

@@ -88,6 +88,7 @@ stop_background "$WATCH_PID"
 
 section "a second restart keeps what was written after the first"
 BEFORE=$(snapshot)
+expect_contains "$BEFORE" '"after":"restart"' "the snapshot has the label written after the first restart"
 restart_devcluster
 expect_eq "$(snapshot)" "$BEFORE" "objects written after the first restart survive the second"
 expect_eq "$(json_field cm/cm2 '{.data.k}')" "v" "cm2 survives"

@@ -45,53 +45,7 @@ expect_contains "$OUT" "kubevirt.kubevirt.io/kubevirt created" "a valid KubeVirt
 # ---------------------------------------------------------------------------------------------
 # Fixtures: VMIs as an engine leaves them.
 
-# vmi NAME [VOLUMES_YAML [INTERFACE_BINDING]]: creates a VMI with a container disk (or the given
-# volumes list) and one pod-network interface (masquerade by default).
-vmi() {
-  local name=$1 binding=${3:-masquerade}
-  local volumes=${2:-"  - name: rootdisk
-    containerDisk:
-      image: quay.io/kubevirt/fedora-cloud-container-disk-demo"}
-  cat >"$TEST_TMP/vmi-$name.yaml" <<EOF
-apiVersion: kubevirt.io/v1
-kind: VirtualMachineInstance
-metadata:
-  name: $name
-spec:
-  domain:
-    memory:
-      guest: 1Gi
-    resources:
-      requests:
-        memory: 1Gi
-    devices:
-      disks:
-      - name: rootdisk
-        disk:
-          bus: virtio
-      interfaces:
-      - name: default
-        $binding: {}
-  networks:
-  - name: default
-    pod: {}
-  volumes:
-$volumes
-EOF
-  k apply -f "$TEST_TMP/vmi-$name.yaml" >/dev/null || fail "create VMI $name" "$(k apply -f "$TEST_TMP/vmi-$name.yaml" 2>&1)"
-}
-
-# vmi_status NAME PHASE NODE MIGRATABLE [REASON MESSAGE]: writes the status an engine writes.
-vmi_status() {
-  local name=$1 phase=$2 node=$3 migratable=$4 reason=${5:-Migratable} message=${6:-}
-  local patch
-  patch=$(jq -cn --arg phase "$phase" --arg node "$node" --arg st "$migratable" --arg reason "$reason" \
-    --arg msg "$message" '{status: {phase: $phase, nodeName: $node, migrationMethod: "BlockMigration",
-      conditions: [{type: "LiveMigratable", status: $st, reason: $reason, message: $msg,
-                    lastTransitionTime: "2026-11-25T10:00:00Z"}]}}')
-  k patch vmi "$name" --subresource=status --type=merge -p "$patch" >/dev/null ||
-    fail "write the status of VMI $name" "$(k patch vmi "$name" --subresource=status --type=merge -p "$patch" 2>&1)"
-}
+# vmi and vmi_status (lib.sh) create the VMIs and write their status.
 
 RWO_MSG="PVC disk-rwo is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)"
 BRIDGE_MSG="interface default uses bridge binding on the pod network, which cannot be live migrated (use masquerade)"
@@ -197,13 +151,11 @@ await() {
 CAUSES='[.status.details.causes[]?.reason] | join(",")'
 API_CAUSES='[.details.causes[]?.reason] | join(",")'
 
+KC_DIR=$TEST_TMP/kube-creds
+admin_credentials "$KC_DIR"
+
 # api_create FILE: POSTs the object (as JSON) to the API server as admin with curl; sets CODE
 # and STATUS (the body: the created object or a Status).
-KC_DIR=$TEST_TMP/kube-creds
-mkdir -p "$KC_DIR"
-k config view --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$KC_DIR/ca.crt"
-k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-certificate-data}' | base64 -d >"$KC_DIR/admin.crt"
-k config view --raw -o 'jsonpath={.users[?(@.name=="admin")].user.client-key-data}' | base64 -d >"$KC_DIR/admin.key"
 STATUS=""
 api_create() {
   local json
@@ -293,6 +245,7 @@ expect_contains "$ERR" "NotFound" "an admitted dry run stores nothing"
 F=$(vmim_file m-dry-rwo vmi-rwo)
 expect_fail k create -f "$F"
 REAL_ERR=$ERR
+expect_contains "$REAL_ERR" "denied the request: " "a VMIM of a VMI with a ReadWriteOnce volume is denied"
 expect_fail k create -f "$F" --dry-run=server
 expect_eq "$ERR" "$REAL_ERR" "a denied dry run prints the same denial"
 expect_fail k apply -f "$F" --dry-run=server

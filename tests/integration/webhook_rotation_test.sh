@@ -85,8 +85,10 @@ CLIENT_PID=$BG_PID
 expect_file_eventually_contains "$CLIENT_OUT" "new " 10 "the client is served the first certificate"
 
 section "a broken pair is not taken"
-"$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --namespace kubevirt --out "$TEST_TMP/other" >/dev/null
+expect_ok "$KM_SOURCE_DIR/certs/gen-certs.sh" --service migration-webhook --namespace kubevirt --out "$TEST_TMP/other"
 cp "$TEST_TMP/other/tls.key" "$LIVE/tls.key.new" && mv "$LIVE/tls.key.new" "$LIVE/tls.key"
+expect_ne "$(openssl pkey -in "$LIVE/tls.key" -pubout 2>&1)" "$(openssl x509 -in "$LIVE/tls.crt" -noout -pubkey 2>&1)" \
+  "the live key no longer matches the live certificate (the pair is broken)"
 # The webhook looks at its files every 200 ms. The broken key stays for 1 s (five looks) while
 # the client keeps going: an observation window for something that must not happen, not a wait
 # for something to happen. Its requests must all succeed with the old certificate (the client
@@ -122,8 +124,10 @@ touch "$STOP"
 if wait_until 10 grep -q '^requests=' "$CLIENT_OUT"; then
   LINE=$(grep '^requests=' "$CLIENT_OUT")
   expect_match "$LINE" '^requests=[0-9]+ failures=0 keepalive=[0-9]+$' "no request failed during the rotations"
-  expect_gt "$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$LINE")" 50 "the client made a good number of requests"
-  expect_eq "$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$LINE")" "$(sed 's/.*keepalive=\([0-9]*\).*/\1/' <<<"$LINE")" \
+  [[ "$LINE" =~ requests=([0-9]+).*keepalive=([0-9]+) ]]
+  REQUESTS=${BASH_REMATCH[1]:-} KEEPALIVE=${BASH_REMATCH[2]:-}
+  expect_gt "$REQUESTS" 50 "the client made a good number of requests"
+  expect_eq "$KEEPALIVE" "$REQUESTS" \
     "the keep-alive connection opened before the rotation kept working"
 else
   fail "the client stops" "$(cat "$CLIENT_OUT")"
