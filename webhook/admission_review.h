@@ -28,7 +28,7 @@ inline constexpr char kAdmissionReviewKind[] = "AdmissionReview";
 
 // Deeper JSON is refused before it is parsed (RapidJSON and every recursive
 // walk over a document would otherwise be a stack-overflow vector). Kubernetes
-// objects nest far less than this. Counted with api::JsonDepth; tighter than
+// objects nest far less than this. Enforced while parsing; tighter than
 // api::kMaxJsonDepth because the whole review wraps the object.
 inline constexpr int kMaxJsonDepth = 64;
 
@@ -47,6 +47,11 @@ struct UserInfo {
 };
 
 enum class Operation { kCreate, kUpdate, kDelete, kConnect };
+// The offset of the first byte that is not part of well-formed UTF-8 (RFC
+// 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or
+// text.size() when all of it is.
+size_t FirstInvalidUtf8(std::string_view text);
+
 const char* OperationName(Operation op);  // "CREATE", ...
 
 struct AdmissionRequest {

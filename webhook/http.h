@@ -1,5 +1,5 @@
 // The HTTP exchange the webhook's handlers see: plain values, no sockets, so
-// that handlers are tested by calling them (server.h adapts cpp-httplib).
+// that handlers are tested by calling them (server.h serves them over HTTPS).
 #pragma once
 
 #include <functional>

@@ -140,9 +140,8 @@ int Run(int argc, char** argv) {
 
   webhook::Server* srv = server->get();
   // Shutdown: stop accepting, let every request in progress finish and its
-  // response be written, then exit. The process exits from this thread:
-  // cpp-httplib would otherwise keep Serve() running until each idle
-  // keep-alive connection of the API server times out (30 s), and the
+  // response be written, then exit. The process exits from this thread, so
+  // that a client stuck mid-request cannot hold it past the drain time; the
   // informers and caches hold nothing that must be saved.
   std::thread signal_thread([srv, stop_signals] {
     int sig = 0;

@@ -1,156 +1,594 @@
 #include "webhook/server.h"
 
-#include <httplib.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
 #include <exception>
+#include <mutex>
+#include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <utility>
+#include <vector>
+
+#include "webhook/http1.h"
 
 namespace webhook {
 namespace {
 
-thread_local bool t_counted = false;
+using Clock = std::chrono::steady_clock;
 
-// Converts one request for the handler and its response back. HEAD requests
-// arrive as GET handlers in cpp-httplib, which drops the body itself.
-void Dispatch(const HttpHandler& handler, const httplib::Request& req, httplib::Response& res) {
-  HttpRequest in;
-  in.method = req.method;
-  in.path = req.path;
-  in.content_type = req.get_header_value("Content-Type");
-  in.body = req.body;
-  HttpResponse out = handler(in);
-  res.status = out.status;
-  for (auto& [name, value] : out.headers) res.set_header(name.c_str(), value);
-  res.set_content(std::move(out.body), out.content_type.c_str());
+// How often each loop looks for connections past their deadline.
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+// After an error response, the rest of the request is read and dropped for at
+// most this long (and this many bytes) before the connection is closed.
+constexpr auto kMaxLinger = std::chrono::seconds(2);
+constexpr size_t kMaxLingerBytes = 8 << 20;
+// Backing off from accept() when the process is out of file descriptors.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+int DefaultThreads() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  return std::clamp(n, 1, 8);
 }
 
-std::string ErrorJson(int code, const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
-  }
-  return "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"" +
-         escaped + "\",\"code\":" + std::to_string(code) + "}";
-}
+// A client connection, owned by one loop.
+struct Conn {
+  enum class Phase { kHandshake, kOpen, kLinger };
+
+  explicit Conn(const Http1Limits& limits) : parser(limits) {}
+
+  int fd = -1;
+  SSL* ssl = nullptr;
+  Phase phase = Phase::kHandshake;
+  uint32_t events = 0;  // the epoll interest currently registered
+  bool closed = false;  // freed at the end of the loop iteration
+  Clock::time_point deadline;
+
+  std::string in;     // received, not yet consumed
+  size_t in_off = 0;  // where the current request starts in `in`
+  bool request_begun = false;
+  RequestParser parser;
+  bool continue_sent = false;
+  size_t requests = 0;
+
+  std::string out;  // responses not yet written
+  size_t out_off = 0;
+  int unflushed = 0;  // requests whose responses are still in `out`
+  bool close_after_flush = false;
+  bool linger = false;  // read and drop the rest of the input before closing
+  size_t lingered = 0;
+};
+
+char kListenTag, kWakeTag;  // epoll data for the two fds that are not connections
 
 }  // namespace
 
-kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
-                                                       CertReloader* certs, HttpHandler handler) {
-  std::unique_ptr<Server> s(new Server());
-  s->handler_ = std::move(handler);
-  kube::Status tls_status;
-  s->http_ = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
-    tls_status = certs->ConfigureContext(&ctx, options.client_ca_file);
-    return tls_status.ok();
-  });
-  if (!tls_status.ok()) return tls_status;
-  if (!s->http_->is_valid()) return kube::Internal("cannot create the TLS server");
+struct Server::Impl {
+  class Loop;
 
-  httplib::SSLServer& h = *s->http_;
-  h.set_tcp_nodelay(true);
-  h.set_keep_alive_max_count(options.keep_alive_max_count);
-  h.set_keep_alive_timeout(options.keep_alive_timeout.count());
-  h.set_read_timeout(options.read_timeout);
-  h.set_write_timeout(options.write_timeout);
-  h.set_payload_max_length(options.max_body_bytes);
-  const int threads = options.threads;
-  h.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-
-  // Every method on every path goes to the one handler, which answers 404
-  // and 405 itself; cpp-httplib only sees the methods it knows.
-  Server* raw = s.get();
-  auto route = [raw](const httplib::Request& req, httplib::Response& res) {
-    Dispatch(raw->handler_, req, res);
-  };
-  h.Get(".*", route);
-  h.Post(".*", route);
-  h.Put(".*", route);
-  h.Patch(".*", route);
-  h.Delete(".*", route);
-  h.Options(".*", route);
-  h.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown exception";
-        try {
-          std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        res.status = 500;
-        res.set_content(ErrorJson(500, "internal error: " + what), "application/json");
-      });
-  // Errors that cpp-httplib produces itself (413 over the body limit, 400
-  // for a malformed request line) get a Status body instead of an empty one.
-  h.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string text = res.status == 413   ? "request body exceeds the limit"
-                       : res.status == 400 ? "malformed HTTP request"
-                                           : "request failed";
-    res.set_content(ErrorJson(res.status, text), "application/json");
-  });
-
-  // Requests in progress, for Drain(): counted from routing (headers read)
-  // until the logger, which cpp-httplib calls once the response is written.
-  // Both run on the connection's thread; the thread-local flag pairs them,
-  // because responses that cpp-httplib makes itself (a malformed request
-  // line) reach the logger without passing routing.
-  h.set_pre_routing_handler([raw](const httplib::Request&, httplib::Response&) {
-    t_counted = true;
-    ++raw->active_;
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  h.set_logger([raw](const httplib::Request&, const httplib::Response&) {
-    if (!t_counted) return;
-    t_counted = false;
-    if (--raw->active_ == 0) {
-      std::lock_guard<std::mutex> lock(raw->drain_mu_);
-      raw->drain_cv_.notify_all();
+  ~Impl();
+  void Finished(int requests) {
+    if (active.fetch_sub(requests) == requests) {
+      std::lock_guard<std::mutex> lock(drain_mu);
+      drain_cv.notify_all();
     }
-  });
-
-  if (options.port == 0) {
-    int port = h.bind_to_any_port(options.bind_address);
-    if (port <= 0) {
-      return kube::Unavailable("cannot bind " + options.bind_address + " on any port");
-    }
-    s->port_ = port;
-  } else {
-    if (!h.bind_to_port(options.bind_address, options.port)) {
-      return kube::Unavailable("cannot bind " + options.bind_address + ":" +
-                               std::to_string(options.port));
-    }
-    s->port_ = options.port;
   }
-  return s;
+
+  ServerOptions options;
+  Http1Limits limits;
+  HttpHandler handler;
+  SSL_CTX* ctx = nullptr;
+  int listen_fd = -1;
+  int port = 0;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::atomic<bool> stop{false};
+  std::atomic<int> active{0};
+  std::mutex drain_mu;
+  std::condition_variable drain_cv;
+};
+
+// One epoll instance and the connections it accepted. Every member is used by
+// the loop's thread only, except Wake().
+class Server::Impl::Loop {
+ public:
+  explicit Loop(Impl* server) : s_(server) {}
+  ~Loop() {
+    for (Conn* c : conns_) Free(c);
+    for (Conn* c : dead_) delete c;
+    if (epfd_ >= 0) close(epfd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  kube::Status Init() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epfd_ < 0 || wake_fd_ < 0) {
+      return kube::Internal(std::string("cannot create the event loop: ") + std::strerror(errno));
+    }
+    epoll_event we{};
+    we.events = EPOLLIN;
+    we.data.ptr = &kWakeTag;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &we) != 0 || !Listen(true)) {
+      return kube::Internal(std::string("cannot set up the event loop: ") + std::strerror(errno));
+    }
+    return kube::Status::Ok();
+  }
+
+  void Wake() {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+
+  void Run() {
+    if (s_->stop) BeginStop();
+    epoll_event events[128];
+    Clock::time_point next_sweep = Clock::now() + kSweepInterval;
+    while (!(stopping_ && conns_.empty())) {
+      const bool timers = !conns_.empty() || accept_paused_;
+      int n = epoll_wait(epfd_, events, 128, timers ? static_cast<int>(kSweepInterval.count()) : -1);
+      now_ = Clock::now();
+      for (int i = 0; i < n; ++i) {
+        void* tag = events[i].data.ptr;
+        if (tag == &kListenTag) {
+          Accept();
+        } else if (tag == &kWakeTag) {
+          uint64_t count;
+          while (read(wake_fd_, &count, sizeof count) > 0) {
+          }
+          if (s_->stop && !stopping_) BeginStop();
+        } else {
+          Conn* c = static_cast<Conn*>(tag);
+          if (!c->closed) Drive(*c);
+        }
+      }
+      if (now_ >= next_sweep) {
+        Sweep();
+        next_sweep = now_ + kSweepInterval;
+      }
+      for (Conn* c : dead_) delete c;
+      dead_.clear();
+    }
+  }
+
+ private:
+  bool Listen(bool on) {
+    if (on == listening_) return true;
+    epoll_event le{};
+    le.events = EPOLLIN | EPOLLEXCLUSIVE;
+    le.data.ptr = &kListenTag;
+    if (epoll_ctl(epfd_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s_->listen_fd, &le) != 0) return false;
+    listening_ = on;
+    return true;
+  }
+
+  void Accept() {
+    for (int i = 0; i < 64 && !stopping_; ++i) {
+      int fd = accept4(s_->listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors or memory: stop listening for a moment rather
+          // than spin on a listener that stays readable.
+          Listen(false);
+          accept_paused_ = true;
+          resume_accept_ = now_ + kAcceptPause;
+        }
+        return;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      SSL* ssl = SSL_new(s_->ctx);
+      if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+        if (ssl != nullptr) SSL_free(ssl);
+        close(fd);
+        continue;
+      }
+      SSL_set_accept_state(ssl);
+      auto* c = new Conn(s_->limits);
+      c->fd = fd;
+      c->ssl = ssl;
+      c->deadline = now_ + s_->options.read_timeout;
+      c->events = EPOLLIN;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = c;
+      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        Free(c);
+        continue;
+      }
+      conns_.insert(c);
+    }
+  }
+
+  void Want(Conn& c, uint32_t events) {
+    if (c.events == events) return;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = &c;
+    if (epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev) != 0) {
+      Close(c, false);
+      return;
+    }
+    c.events = events;
+  }
+
+  // Advances the connection as far as its socket allows.
+  void Drive(Conn& c) {
+    if (c.phase == Conn::Phase::kLinger) {
+      DropInput(c);
+      return;
+    }
+    if (c.phase == Conn::Phase::kHandshake) {
+      ERR_clear_error();
+      int r = SSL_do_handshake(c.ssl);
+      if (r != 1) {
+        int e = SSL_get_error(c.ssl, r);
+        if (e == SSL_ERROR_WANT_READ) {
+          Want(c, EPOLLIN);
+        } else if (e == SSL_ERROR_WANT_WRITE) {
+          Want(c, EPOLLOUT);
+        } else {
+          Close(c, false);  // a refused version, cipher or client certificate
+        }
+        return;
+      }
+      c.phase = Conn::Phase::kOpen;
+      c.deadline = now_ + s_->options.keep_alive_timeout;
+      Want(c, EPOLLIN);
+      if (c.closed) return;
+    }
+    if (c.out_off < c.out.size() && !Flush(c)) return;
+    if (c.close_after_flush) {
+      Finish(c);
+      return;
+    }
+    static thread_local char buf[32 * 1024];
+    while (true) {
+      ERR_clear_error();
+      int n = SSL_read(c.ssl, buf, sizeof buf);
+      if (n <= 0) {
+        int e = SSL_get_error(c.ssl, n);
+        if (e == SSL_ERROR_WANT_READ) {
+          Want(c, EPOLLIN);
+        } else if (e == SSL_ERROR_WANT_WRITE) {
+          Want(c, EPOLLOUT);
+        } else {
+          Close(c, false);  // end of stream, reset, or a TLS error
+        }
+        return;
+      }
+      if (!c.request_begun) {
+        c.request_begun = true;
+        c.deadline = now_ + s_->options.read_timeout;
+      }
+      c.in.append(buf, static_cast<size_t>(n));
+      Process(c);
+      if (c.out_off < c.out.size() && !Flush(c)) return;
+      if (c.close_after_flush) {
+        Finish(c);
+        return;
+      }
+    }
+  }
+
+  // Answers every complete request in `in`; the responses go to `out`.
+  void Process(Conn& c) {
+    while (c.in_off < c.in.size()) {
+      std::string_view data(c.in.data() + c.in_off, c.in.size() - c.in_off);
+      RequestParser::Result r = c.parser.Parse(data);
+      if (r == RequestParser::Result::kNeedMore) {
+        if (c.parser.headers_done() && c.parser.expects_continue() && !c.continue_sent) {
+          c.out.append("HTTP/1.1 100 Continue\r\n\r\n");
+          c.continue_sent = true;
+        }
+        break;
+      }
+      if (r == RequestParser::Result::kError) {
+        Refuse(c, c.parser.error_status(), c.parser.error_message());
+        return;
+      }
+      c.in_off += c.parser.consumed();
+      ++c.requests;
+      const bool close = !c.parser.keep_alive() || stopping_ ||
+                         c.requests >= s_->options.keep_alive_max_count;
+      ++s_->active;
+      ++c.unflushed;
+      AppendResponse(Call(c.parser.request()), c.parser.head(), close, &c.out);
+      c.parser.Reset();
+      c.continue_sent = false;
+      c.request_begun = c.in_off < c.in.size();
+      c.deadline = now_ + (c.request_begun ? s_->options.read_timeout
+                                           : std::chrono::milliseconds(s_->options.keep_alive_timeout));
+      if (close) {
+        c.close_after_flush = true;
+        break;
+      }
+    }
+    if (c.in_off == c.in.size()) {
+      c.in.clear();
+      c.in_off = 0;
+    } else if (c.in_off > 0) {
+      c.in.erase(0, c.in_off);
+      c.in_off = 0;
+    }
+  }
+
+  HttpResponse Call(const HttpRequest& request) {
+    std::string what = "unknown exception";
+    try {
+      return s_->handler(request);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    HttpResponse r;
+    r.status = 500;
+    r.body = ErrorStatusJson(500, "internal error: " + what);
+    return r;
+  }
+
+  // An error the server answers itself: the response, then close.
+  void Refuse(Conn& c, int status, const std::string& message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = ErrorStatusJson(status, message);
+    AppendResponse(r, false, true, &c.out);
+    c.close_after_flush = true;
+    c.linger = true;
+    c.in.clear();
+    c.in_off = 0;
+  }
+
+  // Writes `out`. True when all of it is written; false when the socket is
+  // full (the loop comes back when it drains) or the connection was closed.
+  bool Flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      ERR_clear_error();
+      size_t len = std::min<size_t>(c.out.size() - c.out_off, 1 << 20);
+      int n = SSL_write(c.ssl, c.out.data() + c.out_off, static_cast<int>(len));
+      if (n > 0) {
+        c.out_off += static_cast<size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(c.ssl, n);
+      if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        c.deadline = now_ + s_->options.write_timeout;
+        Want(c, e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
+      } else {
+        Close(c, false);
+      }
+      return false;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    if (c.unflushed > 0) {
+      s_->Finished(c.unflushed);
+      c.unflushed = 0;
+    }
+    if (c.events != EPOLLIN) {
+      c.deadline = now_ + (c.request_begun ? s_->options.read_timeout
+                                           : std::chrono::milliseconds(s_->options.keep_alive_timeout));
+      Want(c, EPOLLIN);
+    }
+    return !c.closed;
+  }
+
+  // Everything is written and the connection ends.
+  void Finish(Conn& c) {
+    if (!c.linger) {
+      Close(c, true);
+      return;
+    }
+    // The client may still be sending the request that was refused; closing
+    // with unread input would reset the connection and could destroy the
+    // response before the client reads it. Say goodbye, stop sending, and
+    // read until the client closes too (bounded).
+    ERR_clear_error();
+    SSL_shutdown(c.ssl);
+    shutdown(c.fd, SHUT_WR);
+    c.phase = Conn::Phase::kLinger;
+    c.deadline = now_ + std::min<Clock::duration>(s_->options.read_timeout, kMaxLinger);
+    Want(c, EPOLLIN);
+    if (!c.closed) DropInput(c);
+  }
+
+  void DropInput(Conn& c) {
+    static thread_local char buf[32 * 1024];
+    while (true) {
+      ssize_t n = read(c.fd, buf, sizeof buf);
+      if (n > 0) {
+        c.lingered += static_cast<size_t>(n);
+        if (c.lingered > kMaxLingerBytes) break;
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      break;  // the client closed, or an error
+    }
+    Close(c, false);
+  }
+
+  void Close(Conn& c, bool notify) {
+    if (c.closed) return;
+    c.closed = true;
+    if (c.unflushed > 0) s_->Finished(c.unflushed);
+    c.unflushed = 0;
+    conns_.erase(&c);
+    dead_.push_back(&c);
+    if (notify && c.phase == Conn::Phase::kOpen) {
+      ERR_clear_error();
+      SSL_shutdown(c.ssl);  // close_notify, best effort
+    }
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+    close(c.fd);  // also leaves the epoll set
+    c.fd = -1;
+  }
+
+  static void Free(Conn* c) {
+    if (c->ssl != nullptr) SSL_free(c->ssl);
+    if (c->fd >= 0) close(c->fd);
+    delete c;
+  }
+
+  void Sweep() {
+    if (accept_paused_ && now_ >= resume_accept_ && !stopping_) {
+      accept_paused_ = !Listen(true);
+      resume_accept_ = now_ + kAcceptPause;
+    }
+    std::vector<Conn*> expired;
+    for (Conn* c : conns_) {
+      if (now_ >= c->deadline) expired.push_back(c);
+    }
+    for (Conn* c : expired) {
+      if (c->phase != Conn::Phase::kOpen || c->out_off < c->out.size() || c->close_after_flush) {
+        Close(*c, false);  // handshake, write or linger timeout
+      } else if (c->request_begun) {
+        Refuse(*c, 408, "request not received in full within " +
+                            std::to_string(s_->options.read_timeout.count()) + "ms");
+        if (Flush(*c)) Finish(*c);
+      } else {
+        Close(*c, true);  // idle keep-alive connection
+      }
+    }
+  }
+
+  // Stop(): no new connections; idle ones close now, busy ones after their
+  // response.
+  void BeginStop() {
+    stopping_ = true;
+    Listen(false);
+    accept_paused_ = false;
+    std::vector<Conn*> all(conns_.begin(), conns_.end());
+    for (Conn* c : all) {
+      if (c->phase != Conn::Phase::kOpen) {
+        if (c->phase == Conn::Phase::kHandshake) Close(*c, false);
+      } else if (!c->request_begun) {
+        if (c->out_off < c->out.size()) {
+          c->close_after_flush = true;
+        } else {
+          Close(*c, true);
+        }
+      }
+    }
+  }
+
+  Impl* s_;
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  bool listening_ = false;
+  bool accept_paused_ = false;
+  bool stopping_ = false;
+  Clock::time_point now_ = Clock::now();
+  Clock::time_point resume_accept_;
+  std::unordered_set<Conn*> conns_;
+  std::vector<Conn*> dead_;
+};
+
+Server::Impl::~Impl() {
+  loops.clear();
+  if (listen_fd >= 0) close(listen_fd);
+  if (ctx != nullptr) SSL_CTX_free(ctx);
 }
 
+Server::Server() : impl_(std::make_unique<Impl>()) {}
 Server::~Server() { Stop(); }
 
+int Server::port() const { return impl_->port; }
+int Server::active_requests() const { return impl_->active; }
+
+kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
+                                                       CertReloader* certs, HttpHandler handler) {
+  std::unique_ptr<Server> server(new Server());
+  Impl& s = *server->impl_;
+  s.options = options;
+  s.limits.max_body_bytes = options.max_body_bytes;
+  s.handler = std::move(handler);
+
+  s.ctx = SSL_CTX_new(TLS_server_method());
+  if (s.ctx == nullptr) return kube::Internal("cannot create the TLS context");
+  kube::Status tls = certs->ConfigureContext(s.ctx, options.client_ca_file);
+  if (!tls.ok()) return tls;
+  static const unsigned char kSessionContext[] = "migration-webhook";
+  SSL_CTX_set_session_id_context(s.ctx, kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_set_mode(s.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_read_ahead(s.ctx, 1);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string where = options.bind_address + ":" + std::to_string(options.port);
+  if (getaddrinfo(options.bind_address.c_str(), std::to_string(options.port).c_str(), &hints,
+                  &found) != 0 ||
+      found == nullptr) {
+    return kube::Unavailable("cannot resolve the bind address " + options.bind_address);
+  }
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool bound = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+               bind(fd, found->ai_addr, found->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0;
+  std::string why = std::strerror(errno);
+  freeaddrinfo(found);
+  if (fd >= 0) s.listen_fd = fd;
+  if (!bound) return kube::Unavailable("cannot listen on " + where + ": " + why);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  s.port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+
+  const int threads = options.threads > 0 ? options.threads : DefaultThreads();
+  for (int i = 0; i < threads; ++i) {
+    s.loops.push_back(std::make_unique<Impl::Loop>(&s));
+    kube::Status st = s.loops.back()->Init();
+    if (!st.ok()) return st;
+  }
+  return server;
+}
+
 kube::Status Server::Serve() {
-  serving_ = true;
-  bool ok = stop_requested_ || http_->listen_after_bind();
-  serving_ = false;
-  if (!ok) return kube::Internal("the HTTPS listener failed");
+  Impl& s = *impl_;
+  if (s.stop) return kube::Status::Ok();
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < s.loops.size(); ++i) {
+    others.emplace_back([loop = s.loops[i].get()] { loop->Run(); });
+  }
+  s.loops[0]->Run();
+  for (std::thread& t : others) t.join();
   return kube::Status::Ok();
 }
 
 void Server::Stop() {
-  stop_requested_ = true;
-  if (!http_) return;
-  // cpp-httplib's stop() does nothing until the listener runs: a Stop() that
-  // lands between Serve()'s check and the listener's start waits for it, so
-  // that no stop request is lost.
-  while (serving_ && !http_->is_running()) std::this_thread::yield();
-  http_->stop();
+  Impl& s = *impl_;
+  if (!s.stop.exchange(true) && s.listen_fd >= 0) {
+    // A listening socket that is shut down stops accepting at once: new
+    // connections are refused even before the loops close it.
+    shutdown(s.listen_fd, SHUT_RDWR);
+  }
+  for (auto& loop : s.loops) loop->Wake();
 }
 
 bool Server::Drain(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(drain_mu_);
-  return drain_cv_.wait_for(lock, timeout, [this] { return active_ == 0; });
+  Impl& s = *impl_;
+  std::unique_lock<std::mutex> lock(s.drain_mu);
+  return s.drain_cv.wait_for(lock, timeout, [&s] { return s.active == 0; });
 }
 
 }  // namespace webhook

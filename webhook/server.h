@@ -1,31 +1,42 @@
-// The webhook's HTTPS server: cpp-httplib's SSLServer with the TLS policy and
-// certificate rotation of tls.h, tuned for an admission webhook
-// (style.md §9), serving one HttpHandler for every request.
+// The webhook's HTTPS server: an epoll event loop per thread over non-blocking
+// OpenSSL connections and HTTP/1.1 (http1.h), with the TLS policy and
+// certificate rotation of tls.h, serving one HttpHandler for every request.
+//
+// Why not cpp-httplib's server: it serves each connection on its own thread
+// for the connection's whole life, so every request costs a thread wake-up
+// and a context switch, and 32 busy keep-alive connections on one core gave
+// 0.18x nginx's throughput and a 7 ms p99 (docs/benchmarks.md). Here each
+// loop thread owns its connections; an admission is decided from the cache
+// in microseconds, so the handler runs on the loop thread.
+//
+// Connections: TLS handshake, then requests (keep-alive and pipelining, as
+// many per connection as `keep_alive_max_count`). Timeouts, checked every
+// 100 ms: the handshake and each request must arrive in full within
+// `read_timeout` of their first byte (a slow client gets 408 and is closed,
+// which also bounds slow-loris clients); an idle connection is closed after
+// `keep_alive_timeout`; a response that makes no progress for
+// `write_timeout` closes the connection. Errors the server produces itself
+// (400, 408, 413, 431, 501, 505) carry a Kubernetes Status body and close the
+// connection after the response; the rest of the request is read and thrown
+// away for a while first, so that the client sees the answer rather than a
+// reset.
 //
 // Lifecycle: Create() binds the port (0 picks one; port() tells which);
-// Serve() blocks until Stop(), which may be called from any thread (a signal
-// thread): the listener closes at once and requests in progress finish, but
-// cpp-httplib 0.11.4 keeps each idle keep-alive connection's thread until that
-// connection's keep-alive timeout, so Serve() may return only that much later.
-// A process that must exit promptly calls Stop(), then Drain() (every request
-// that started has had its response written), then exits.
+// Serve() runs the loops until Stop(), which may be called from any thread (a
+// signal thread): the listener stops at once, idle connections are closed,
+// requests in progress finish and their connections close after the response.
+// Drain() waits until every request that started has had its response
+// written.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "kube/status.h"
 #include "webhook/http.h"
 #include "webhook/tls.h"
-
-namespace httplib {
-class SSLServer;
-}
 
 namespace webhook {
 
@@ -38,20 +49,16 @@ struct ServerOptions {
   // memory that hostile clients can pin to threads x 1 MiB. Larger bodies get
   // 413 and the connection is closed.
   size_t max_body_bytes = 1 << 20;
-  // Per read/write call. The API server waits at most timeoutSeconds (5 s in
-  // our manifests), so a request slower than this is already lost.
+  // For a whole request (from its first byte) and for any write to make
+  // progress. The API server waits at most timeoutSeconds (5 s in our
+  // manifests), so a request slower than this is already lost.
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};
-  // cpp-httplib serves one connection per thread for the connection's whole
-  // life, idle keep-alive time included. The API server keeps a pool of idle
-  // connections per replica, and each holds a thread; with too few threads a
-  // new connection waits in the queue until an idle one times out. 128 threads
-  // leave room for several API server replicas' pools (and the benchmark's 32
-  // idle + 32 busy connections) at a cost of untouched stack address space.
-  int threads = 128;
+  // Event loop threads; 0: one per CPU this process may run on (its
+  // affinity mask), at most 8. Idle connections cost a few KiB, not a thread.
+  int threads = 0;
   std::chrono::seconds keep_alive_timeout{30};
-  // Requests per connection before it is closed (cpp-httplib's default 5
-  // would force a new TLS handshake every 5 admissions).
+  // Requests per connection before it is closed.
   size_t keep_alive_max_count = 100000;
 };
 
@@ -61,31 +68,25 @@ class Server {
   // CA file, Unavailable when the address cannot be bound.
   static kube::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options,
                                                         CertReloader* certs, HttpHandler handler);
-  ~Server();  // stops and waits
+  ~Server();  // stops; a Serve() on another thread must have returned
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  int port() const { return port_; }
+  int port() const;
   // Serves until Stop(). Returns Internal when the listener failed. Returns
   // at once when Stop() came first.
   kube::Status Serve();
   // Idempotent; may come before, during or after Serve().
   void Stop();
-  // Waits until no request is in progress (from its headers being read to
-  // its response being written). False when `timeout` passed first.
+  // Waits until no request is in progress (from its last byte being read to
+  // its response being written or its connection lost). False when `timeout` passed first.
   bool Drain(std::chrono::milliseconds timeout);
-  int active_requests() const { return active_; }
+  int active_requests() const;
 
  private:
-  Server() = default;
-  std::unique_ptr<httplib::SSLServer> http_;
-  HttpHandler handler_;
-  int port_ = 0;
-  std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> serving_{false};
-  std::atomic<int> active_{0};
-  std::mutex drain_mu_;
-  std::condition_variable drain_cv_;
+  struct Impl;
+  Server();
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace webhook

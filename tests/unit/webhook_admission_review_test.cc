@@ -257,3 +257,43 @@ TEST_CASE("decode then encode echoes the request uid") {
   d.Parse(EncodeAdmissionReview(resp).c_str());
   CHECK(d["response"]["uid"] == "705ab4f5-6393");
 }
+
+TEST_CASE("FirstInvalidUtf8 finds the first byte outside well-formed UTF-8") {
+  struct Case {
+    const char* name;
+    std::string text;
+    size_t want;  // text.size() when valid
+  };
+  const std::string ascii(20, 'a');
+  const Case cases[] = {
+      {"empty", "", 0},
+      {"ASCII longer than a word", ascii, 20},
+      {"two-byte é", "caf\xc3\xa9", 5},
+      {"three-byte €", ascii + "\xe2\x82\xac", 23},
+      {"four-byte emoji", "\xf0\x9f\x98\x80", 4},
+      {"U+10FFFF", "\xf4\x8f\xbf\xbf", 4},
+      {"continuation byte alone", ascii + "\x80", 20},
+      {"overlong two-byte", "ab\xc0\xaf", 2},
+      {"overlong three-byte", "\xe0\x80\xaf", 0},
+      {"overlong four-byte", "\xf0\x8f\xbf\xbf", 0},
+      {"surrogate U+D800", "x\xed\xa0\x80", 1},
+      {"above U+10FFFF", "\xf4\x90\x80\x80", 0},
+      {"0xff", "abc\xff", 3},
+      {"truncated sequence at the end", ascii + "\xe2\x82", 20},
+      {"bad continuation", "\xe2\x28\xa1", 0},
+      {"invalid byte after a valid multibyte one", "\xc3\xa9\xfe", 2},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    CHECK(webhook::FirstInvalidUtf8(c.text) == c.want);
+  }
+}
+
+TEST_CASE("a review with a NUL byte after the object is refused, not truncated") {
+  std::string body = Review();
+  body.push_back('\0');
+  body += "trailing";
+  auto r = DecodeAdmissionReview(body);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("NUL byte"));
+}

@@ -105,7 +105,7 @@ bool Refused(const std::string& response) {
 
 TEST_CASE("hostile and malformed requests each get a 4xx and the server keeps serving") {
   // A short read timeout bounds the cases that wait for the client (a body
-  // that is announced but never sent is read until the timeout, then 413).
+  // that is announced but never sent is waited for until the timeout, then 408).
   webhook::ServerOptions o;
   o.read_timeout = 300ms;
   Webhook w(o);
@@ -206,14 +206,14 @@ TEST_CASE("slow clients are cut off after the read timeout without blocking othe
   auto start = std::chrono::steady_clock::now();
   CHECK(w.Healthy());
   CHECK(std::chrono::steady_clock::now() - start < 400ms);
-  // Both stalled requests are answered 400 once the read timeout passes (the
+  // Both stalled requests are answered 408 once the read timeout passes (the
   // client's own timeout is 5 s, so an answer well before comes from the
   // server's timeout).
   for (TlsConn* c : {&headers, &body}) {
     auto t0 = std::chrono::steady_clock::now();
     std::string response = c->ReadResponse();
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
-    CHECK(StatusOf(response) == 400);
+    CHECK(StatusOf(response) == 408);
   }
   CHECK(w.Healthy());
 }
