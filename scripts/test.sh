@@ -30,7 +30,7 @@ if (($# == 0)); then
   FUZZ_OUT=${BUILD_DIR:-build}/fuzz
   mkdir -p "$FUZZ_OUT"
   if KM_FUZZ_OUT=$FUZZ_OUT tests/fuzz/run.sh "${KM_FUZZ_SECONDS:-30}" >"$FUZZ_OUT/run.log" 2>&1; then
-    echo "fuzz: ${KM_FUZZ_SECONDS:-30} s of libFuzzer on the AdmissionReview decoder, no crash ($FUZZ_OUT/run.log)"
+    echo "fuzz: ${KM_FUZZ_SECONDS:-30} s of libFuzzer on the AdmissionReview decoder and the HTTP parser, no crash ($FUZZ_OUT/run.log)"
   else
     FUZZ_RC=1
     tail -n 40 "$FUZZ_OUT/run.log"
