@@ -15,6 +15,7 @@
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/convert.h"
 #include "tests/devcluster/json.h"
+#include "tests/devcluster/metrics.h"
 #include "tests/devcluster/openapi.h"
 #include "tests/devcluster/patch.h"
 #include "tests/devcluster/pki.h"
@@ -209,11 +210,13 @@ struct ApiServer::Impl {
   std::atomic<bool> stopping{false};
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
+  RequestMetrics metrics;
 
   // One API request after authentication and path parsing.
   struct Call {
     const httplib::Request* req;
     httplib::Response* res;
+    const RequestLabels* labels;  // what /metrics counts this request as
     UserInfo user;
     TypePtr type;
     std::string ns, name, sub;
@@ -352,7 +355,8 @@ struct ApiServer::Impl {
     return true;
   }
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  void Serve(const httplib::Request& req, httplib::Response& res);
+  void Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels);
   void HandleResource(Call& c, bool has_name_segment);
   void List(Call& c);
   void Watch(Call& c);
@@ -489,7 +493,29 @@ std::string ApiServer::Impl::DiscoveryResourceList(const std::string& group, con
   return ToJson(d);
 }
 
-void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res) {
+// Every request httplib routes: classified before it is handled and counted
+// once its status is known, before its response is written, so a client that
+// has its answer finds it counted in the next scrape. Watches are counted when
+// their stream starts.
+void ApiServer::Impl::Serve(const httplib::Request& req, httplib::Response& res) {
+  RequestLabels labels = ClassifyRequest(req.method, req.path, req.params, req.get_header_value("Content-Type"));
+  try {
+    if (req.method == "OPTIONS") {
+      ReplyError(res, ApiErr(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+    } else if (req.body.size() > opts.max_body_bytes) {
+      ReplyError(res, ApiErr(413, "RequestEntityTooLarge",
+                             "Request entity too large: limit is " + std::to_string(opts.max_body_bytes)));
+    } else {
+      Handle(req, res, labels);
+    }
+  } catch (...) {
+    metrics.CountRequest(labels, 500);  // what the exception handler answers
+    throw;
+  }
+  metrics.CountRequest(labels, res.status == -1 ? 200 : res.status);  // -1: httplib's default, sent as 200
+}
+
+void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels) {
   const std::string& path = req.path;
   // Health and version are public, as with kube-apiserver's default RBAC.
   if (req.method == "GET" && (path == "/healthz" || path == "/livez" || path == "/readyz")) {
@@ -503,6 +529,7 @@ void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res
   Call c;
   c.req = &req;
   c.res = &res;
+  c.labels = &labels;
   std::optional<UserInfo> user;
   std::string authz = req.get_header_value("Authorization");
   if (authz.size() > 7 && strncasecmp(authz.c_str(), "Bearer ", 7) == 0) {
@@ -516,6 +543,13 @@ void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res
   }
   c.user = *user;
 
+  if (path == "/metrics") {
+    if (req.method != "GET") {
+      return ReplyError(res, ApiErr(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+    }
+    res.set_content(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+    return;
+  }
   std::vector<std::string> seg = SplitPath(path);
   if (req.method == "GET" && !seg.empty() && seg[0] == "openapi") {
     if (seg.size() == 2 && seg[1] == "v3") {
@@ -663,7 +697,7 @@ void ApiServer::Impl::HandleResource(Call& c, bool has_name) {
   }
   if (m == "GET") {
     if (!has_name) {
-      if (Truthy(Query(*c.req, "watch"))) return Watch(c);
+      if (WatchRequested(c.req->params)) return Watch(c);
       return List(c);
     }
     return GetOne(c);
@@ -876,6 +910,7 @@ void ApiServer::Impl::Watch(Call& c) {
   }
   Filter f = std::move(*filter);
   c.res->status = 200;
+  metrics.AddLongRunning(*c.labels, 1);
   c.res->set_chunked_content_provider(
       // Not plain application/json: httplib would gzip that, and a gzip
       // stream holds events back until its buffer fills.
@@ -927,7 +962,10 @@ void ApiServer::Impl::Watch(Call& c) {
         if (!out.empty() && !sink.write(out.data(), out.size())) return false;
         if (out.empty() && !sink.is_writable()) return false;
         return true;
-      });
+      },
+      // Runs when httplib destroys the response: the stream has ended, or
+      // the client has gone, or it was never started.
+      [this, labels = *c.labels](bool) { metrics.AddLongRunning(labels, -1); });
 }
 
 // ---------------------------------------------------------------------------
@@ -1555,22 +1593,14 @@ kube::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions
   h.set_read_timeout(60);
   h.set_write_timeout(30);
   h.set_payload_max_length(64 * 1024 * 1024);
-  auto handler = [raw](const httplib::Request& req, httplib::Response& res) {
-    if (req.body.size() > raw->opts.max_body_bytes) {
-      return Impl::ReplyError(res, ApiErr(413, "RequestEntityTooLarge",
-                                          "Request entity too large: limit is " + std::to_string(raw->opts.max_body_bytes)));
-    }
-    raw->Handle(req, res);
-  };
+  auto serve = [raw](const httplib::Request& req, httplib::Response& res) { raw->Serve(req, res); };
   const std::string all = "/.*";
-  h.Get(all, handler);
-  h.Post(all, handler);
-  h.Put(all, handler);
-  h.Patch(all, handler);
-  h.Delete(all, handler);
-  h.Options(all, [](const httplib::Request&, httplib::Response& res) {
-    Impl::ReplyError(res, ApiErr(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
-  });
+  h.Get(all, serve);
+  h.Post(all, serve);
+  h.Put(all, serve);
+  h.Patch(all, serve);
+  h.Delete(all, serve);
+  h.Options(all, serve);
   h.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown error";
     try {

@@ -325,6 +325,102 @@ for g in kubevirt.io apiextensions.k8s.io coordination.k8s.io events.k8s.io admi
   expect_contains "$APIS" "$g" "/apis lists $g"
 done
 
+section "request metrics (/metrics)"
+# series TEXT SERIES: the value of one series in a /metrics text (0 when absent).
+series() {
+  awk -v s="$2" '$1 == s { v = $2 } END { print v + 0 }' <<<"$1"
+}
+# requests TEXT: the sum of every apiserver_request_total series.
+requests() {
+  awk '/^apiserver_request_total\{/ { s += $2 } END { print s + 0 }' <<<"$1"
+}
+# resource_requests TEXT: the sum of the apiserver_request_total series of resource requests.
+resource_requests() {
+  awk '/^apiserver_request_total\{/ && /component="apiserver"/ { s += $2 } END { print s + 0 }' <<<"$1"
+}
+# req VERB GROUP VERSION RESOURCE SCOPE CODE: one apiserver_request_total series.
+req() {
+  printf 'apiserver_request_total{code="%s",component="apiserver",dry_run="",group="%s",resource="%s",scope="%s",subresource="",verb="%s",version="%s"}' \
+    "$6" "$2" "$4" "$5" "$1" "$3"
+}
+WATCH_VMIS='apiserver_longrunning_requests{component="apiserver",group="kubevirt.io",resource="virtualmachineinstances",scope="namespace",subresource="",verb="WATCH",version="v1"}'
+LIST_VMIS=$(req LIST kubevirt.io v1 virtualmachineinstances namespace 200)
+CREATE_VMI=$(req POST kubevirt.io v1 virtualmachineinstances resource 201)
+CREATE_VMI_EXISTS=$(req POST kubevirt.io v1 virtualmachineinstances resource 409)
+DELETE_VMI=$(req DELETE kubevirt.io v1 virtualmachineinstances resource 200)
+WATCH_VMIS_COUNT=$(req WATCH kubevirt.io v1 virtualmachineinstances namespace 200)
+
+admin_credentials "$TEST_TMP/certs"
+CODE=$(curl -sS --max-time 10 --cacert "$TEST_TMP/certs/ca.crt" -o /dev/null -w '%{http_code}' \
+  "https://127.0.0.1:$DEVCLUSTER_PORT/metrics")
+expect_eq "$CODE" "401" "/metrics without credentials is 401, as with kube-apiserver"
+CTYPE=$(curl -sS --max-time 10 --cacert "$TEST_TMP/certs/ca.crt" --cert "$TEST_TMP/certs/admin.crt" \
+  --key "$TEST_TMP/certs/admin.key" -o /dev/null -w '%{content_type}' "https://127.0.0.1:$DEVCLUSTER_PORT/metrics")
+expect_eq "$CTYPE" "text/plain; version=0.0.4; charset=utf-8" "/metrics is Prometheus text format 0.0.4"
+
+expect_ok k get --raw /metrics
+M0=$OUT
+expect_contains "$M0" "# TYPE apiserver_request_total counter"
+expect_contains "$M0" "# TYPE apiserver_longrunning_requests gauge"
+expect_ok k get vmi
+expect_ok k create -f "$KM_SOURCE_DIR/examples/vmi.yaml"
+expect_fail k create -f "$KM_SOURCE_DIR/examples/vmi.yaml"
+expect_ok k get --raw /metrics
+M1=$OUT
+expect_eq "$(($(series "$M1" "$LIST_VMIS") - $(series "$M0" "$LIST_VMIS")))" 1 "kubectl get vmi: one LIST"
+expect_eq "$(($(series "$M1" "$CREATE_VMI") - $(series "$M0" "$CREATE_VMI")))" 1 "kubectl create: one POST, 201"
+expect_eq "$(($(series "$M1" "$CREATE_VMI_EXISTS") - $(series "$M0" "$CREATE_VMI_EXISTS")))" 1 \
+  "the second kubectl create: one POST, 409"
+METRICS_GET='apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""}'
+expect_eq "$(($(series "$M1" "$METRICS_GET") - $(series "$M0" "$METRICS_GET")))" 1 \
+  "a scrape is counted in the next one, not in itself"
+
+# Between two scrapes the counters grow by the requests made in between plus the first scrape.
+# With curl (one request each): this kubectl (gcloud's dispatcher) also asks for /version first.
+curl_get() {
+  curl -sS --max-time 10 --cacert "$TEST_TMP/certs/ca.crt" --cert "$TEST_TMP/certs/admin.crt" \
+    --key "$TEST_TMP/certs/admin.key" "https://127.0.0.1:$DEVCLUSTER_PORT$1"
+}
+C1=$(curl_get /metrics)
+curl_get /api/v1/namespaces/default/configmaps >/dev/null
+curl_get /apis >/dev/null
+C2=$(curl_get /metrics)
+expect_eq "$(($(requests "$C2") - $(requests "$C1")))" 3 \
+  "two requests and the scrape before them: the total grows by exactly 3"
+# Resource requests alone (component="apiserver"): scrapes and discovery do not count.
+expect_ok k get --raw /api/v1/namespaces/default/configmaps
+expect_ok k get --raw /apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances
+expect_ok k get --raw /metrics
+M2=$OUT
+expect_eq "$(($(resource_requests "$M2") - $(resource_requests "$C2")))" 2 \
+  "two raw kubectl lists: resource requests grow by exactly 2"
+expect_eq "$(($(series "$M2" "$LIST_VMIS") - $(series "$M1" "$LIST_VMIS")))" 1 "a raw list is a LIST too"
+expect_ok k delete vmi vmi-fedora --wait=false
+expect_ok k get --raw /metrics
+M3=$OUT
+expect_eq "$(($(series "$M3" "$DELETE_VMI") - $(series "$M2" "$DELETE_VMI")))" 1 "kubectl delete: one DELETE"
+
+vmi_watches_are() {
+  [[ "$(k get --raw /metrics | awk -v s="$WATCH_VMIS" '$1 == s { v = $2 } END { print v + 0 }')" == "$1" ]]
+}
+background "$TEST_TMP/metrics-watch.out" timeout 60 "$KUBECTL" get vmi -w
+WATCH_PID=$BG_PID
+if wait_until 10 vmi_watches_are 1; then
+  pass "an open watch shows in apiserver_longrunning_requests"
+else
+  fail "an open watch shows in apiserver_longrunning_requests" "$(k get --raw /metrics | grep longrunning)"
+fi
+expect_ok k get --raw /metrics
+expect_eq "$(($(series "$OUT" "$WATCH_VMIS_COUNT") - $(series "$M3" "$WATCH_VMIS_COUNT")))" 1 \
+  "a watch is counted once, when it starts, with code 200"
+stop_background "$WATCH_PID"
+# devcluster notices that a client has gone at its next write to it (within about 6 s).
+if wait_until 20 vmi_watches_are 0; then
+  pass "the gauge goes back to 0 when the watch ends"
+else
+  fail "the gauge goes back to 0 when the watch ends" "$(k get --raw /metrics | grep longrunning)"
+fi
+
 section "watch"
 make_vmim w1 vmi-fedora sel
 background "$TEST_TMP/watch.out" timeout 60 "$KUBECTL" get vmim -n sel -w --output-watch-events
