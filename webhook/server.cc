@@ -284,6 +284,10 @@ class Server::Impl::Loop {
         Finish(c);
         return;
       }
+      // Between requests with nothing buffered in OpenSSL, epoll (level-
+      // triggered) reports any further bytes: this saves the read() that
+      // would only say EAGAIN.
+      if (!c.request_begun && !SSL_has_pending(c.ssl)) return;
     }
   }
 
