@@ -103,23 +103,27 @@ const Value* Member(const Value& obj, const char* name) {
 
 std::string Str(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
 
+// "path.name", built only when a problem is reported.
+std::string FieldPath(const std::string& path, const char* name) {
+  return path.empty() ? std::string(name) : path + "." + name;
+}
+
 // Reads an optional string member into *out. Absent and null leave *out
 // unchanged; any other non-string is a problem. `required` makes an absent,
 // null or empty value a problem.
 void ReadString(const Value& obj, const char* name, const std::string& path, bool required,
                 std::string* out, Problems& p) {
   const Value* v = Member(obj, name);
-  std::string full = path.empty() ? std::string(name) : path + "." + name;
   if (v == nullptr || v->IsNull()) {
-    if (required) p.Add(full, "required");
+    if (required) p.Add(FieldPath(path, name), "required");
     return;
   }
   if (!v->IsString()) {
-    p.WrongType(full, "a string", *v);
+    p.WrongType(FieldPath(path, name), "a string", *v);
     return;
   }
-  *out = Str(*v);
-  if (required && out->empty()) p.Add(full, "must not be empty");
+  out->assign(v->GetString(), v->GetStringLength());
+  if (required && out->empty()) p.Add(FieldPath(path, name), "must not be empty");
 }
 
 void ReadStringList(const Value& v, const std::string& path, std::vector<std::string>* out,
@@ -143,13 +147,12 @@ void ReadStringList(const Value& v, const std::string& path, std::vector<std::st
 const Value* ObjectMember(const Value& obj, const char* name, const std::string& path,
                           bool required, Problems& p) {
   const Value* v = Member(obj, name);
-  std::string full = path.empty() ? std::string(name) : path + "." + name;
   if (v == nullptr || v->IsNull()) {
-    if (required) p.Add(full, "required");
+    if (required) p.Add(FieldPath(path, name), "required");
     return nullptr;
   }
   if (!v->IsObject()) {
-    p.WrongType(full, "an object", *v);
+    p.WrongType(FieldPath(path, name), "an object", *v);
     return nullptr;
   }
   return v;
@@ -161,9 +164,10 @@ const Value* ObjectMember(const Value& obj, const char* name, const std::string&
 void ReadGroupVersion(const Value& req, const char* name, const char* last, bool required,
                       std::string* group, std::string* version, std::string* last_out,
                       Problems& p) {
-  const Value* v = ObjectMember(req, name, "request", required, p);
+  static const std::string kRequest = "request";
+  const Value* v = ObjectMember(req, name, kRequest, required, p);
   if (v == nullptr) return;
-  std::string path = std::string("request.") + name;
+  const std::string path = FieldPath(kRequest, name);
   ReadString(*v, "group", path, false, group, p);
   ReadString(*v, "version", path, required, version, p);
   ReadString(*v, last, path, required, last_out, p);
