@@ -1,6 +1,7 @@
 #include "kube/tls_util.h"
 
 #include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -59,7 +60,27 @@ StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::str
   return certs;
 }
 
-EvpPkeyPtr KeyFromPem(std::string_view pem) {
+EvpPkeyPtr KeyFromPem(std::string_view pem, const std::string& key_type) {
+  if (!key_type.empty()) {
+    ERR_set_mark();
+    EVP_PKEY* key = nullptr;
+    OSSL_DECODER_CTX* dctx = OSSL_DECODER_CTX_new_for_pkey(
+        &key, "PEM", nullptr, key_type.c_str(), EVP_PKEY_KEYPAIR, nullptr, nullptr);
+    if (dctx != nullptr) {
+      const auto* data = reinterpret_cast<const unsigned char*>(pem.data());
+      size_t len = pem.size();
+      int decoded = OSSL_DECODER_from_data(dctx, &data, &len);
+      OSSL_DECODER_CTX_free(dctx);
+      if (decoded == 1 && key != nullptr) {
+        ERR_clear_last_mark();
+        return EvpPkeyPtr(key);
+      }
+    }
+    EVP_PKEY_free(key);
+    // Not that type, or a form the narrowed search does not take (a PEM block
+    // before the key, say): the general decoder below decides and reports why.
+    ERR_pop_to_mark();
+  }
   BioPtr bio = ReadBio(pem);
   if (!bio) return nullptr;
   return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));

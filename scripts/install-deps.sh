@@ -12,8 +12,8 @@ PACKAGES=(
   openssl ca-certificates curl procps python3
   # webhook tests (jq, YAML → JSON) and bench/webhook.sh (nginx baseline, load generator)
   jq python3-yaml nginx-light wrk
-  # bench/plugin.sh; the libFuzzer run of tests/fuzz/run.sh (clang's fuzzer runtime)
-  hyperfine clang libclang-rt-14-dev
+  # the libFuzzer run of tests/fuzz/run.sh (clang's fuzzer runtime)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -4,6 +4,7 @@
 // client certificates from PEM in memory.
 #include <httplib.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -193,4 +194,45 @@ TEST_CASE("PEM helpers round-trip certificates and keys and reject what is not P
   REQUIRE(X509_STORE_CTX_init(ctx, store->get(), leaf.cert.get(), nullptr) == 1);
   CHECK(X509_verify_cert(ctx) == 1);
   X509_STORE_CTX_free(ctx);
+}
+
+TEST_CASE("KeyFromPem with a key-type hint gives the same key, whatever the hint and PEM form",
+          "[kube][tls]") {
+  KeyPair leaf;
+  MakeCert(leaf, "leaf", nullptr, nullptr, false);
+  // The traditional form with an "EC PARAMETERS" block first, as
+  // `openssl ecparam -genkey` writes it.
+  BIO* bio = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio_Parameters(bio, leaf.key.get()) == 1);
+  REQUIRE(PEM_write_bio_PrivateKey_traditional(bio, leaf.key.get(), nullptr, nullptr, 0, nullptr,
+                                               nullptr) == 1);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  const std::string params_then_key(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  REQUIRE(params_then_key.rfind("-----BEGIN EC PARAMETERS-----", 0) == 0);
+  REQUIRE(params_then_key.find("-----BEGIN EC PRIVATE KEY-----") != std::string::npos);
+
+  struct Case {
+    const char* name;
+    std::string pem;
+    std::string hint;
+  };
+  const Case cases[] = {
+      {"PKCS#8, the right type", leaf.KeyPem(), "EC"},
+      {"PKCS#8, another type", leaf.KeyPem(), "RSA"},
+      {"PKCS#8, a type OpenSSL does not know", leaf.KeyPem(), "no-such-type"},
+      {"parameters then the traditional key, the right type", params_then_key, "EC"},
+      {"no hint", params_then_key, ""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    kube::EvpPkeyPtr key = kube::KeyFromPem(c.pem, c.hint);
+    REQUIRE(key);
+    CHECK(EVP_PKEY_eq(key.get(), leaf.key.get()) == 1);
+    CHECK(kube::OpenSslError() == "unknown OpenSSL error");  // nothing left on the queue
+  }
+  // Not a key: null with the general decoder's reason, the hint or not.
+  CHECK_FALSE(kube::KeyFromPem(leaf.CertPem(), "EC"));
+  CHECK(kube::OpenSslError() != "unknown OpenSSL error");
 }
