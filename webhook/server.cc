@@ -6,7 +6,9 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -136,6 +138,23 @@ class Server::Impl::Loop {
   }
 
   void Run() {
+    // A write to a connection the client has closed raises SIGPIPE, which
+    // would kill the process unless it is ignored (main() does, a test binary
+    // need not). Blocked on this thread, the write just fails with EPIPE.
+    sigset_t pipe_signal, old_mask;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &old_mask);
+    RunLoop();
+    // Consume any SIGPIPE left pending before the caller's mask comes back.
+    timespec zero{};
+    while (sigtimedwait(&pipe_signal, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  }
+
+ private:
+  void RunLoop() {
     if (s_->stop) BeginStop();
     epoll_event events[128];
     Clock::time_point next_sweep = Clock::now() + kSweepInterval;
@@ -166,7 +185,6 @@ class Server::Impl::Loop {
     }
   }
 
- private:
   bool Listen(bool on) {
     if (on == listening_) return true;
     epoll_event le{};

@@ -2,6 +2,8 @@
 // the server sent them, --retry-on-limit, and no silent retries without it.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <mutex>
+#include <string>
 #include <utility>
 
 #include "plugin/commands.h"
@@ -44,11 +46,13 @@ struct Fake {
   std::string kubeconfig = dir.Write("kubeconfig", Kubeconfig(server.url()));
   std::atomic<int> posts{0};
   std::atomic<int> refuse_first{0};  // how many POSTs get 429 before one succeeds
-  std::string last_body;
   Fake() {
     server.server().Post(kPath, [this](const httplib::Request& req, httplib::Response& res) {
       int n = ++posts;
-      last_body = req.body;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_body_ = req.body;
+      }
       if (n <= refuse_first) {
         res.status = 429;
         res.set_content(TooMany(), "application/json");
@@ -59,12 +63,22 @@ struct Fake {
     });
   }
 
+  // The body of the last POST (written on the server's thread).
+  std::string last_body() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_body_;
+  }
+
   // Runs the plugin with `args` against this server.
   Result Run(std::vector<std::string> args) const {
     args.push_back("--kubeconfig");
     args.push_back(kubeconfig);
     return plugin::testing::Run(std::move(args));
   }
+
+ private:
+  mutable std::mutex mu_;
+  std::string last_body_;
 };
 
 }  // namespace
@@ -74,10 +88,10 @@ TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's l
   Result r = fake.Run({"vmi-a", "--to", "node-b"});
   CHECK(r.code == plugin::kExitOk);
   CHECK(r.out == "virtualmachineinstancemigration.kubevirt.io/vmi-a-migration-abcde created\n");
-  CHECK_THAT(fake.last_body, Catch::Contains(R"("generateName":"vmi-a-migration-")"));
-  CHECK_THAT(fake.last_body, Catch::Contains(R"("labels":{"kubevirt.io/vmi-name":"vmi-a"})"));
-  CHECK_THAT(fake.last_body, Catch::Contains(R"("vmiName":"vmi-a")"));
-  CHECK_THAT(fake.last_body,
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("generateName":"vmi-a-migration-")"));
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("labels":{"kubevirt.io/vmi-name":"vmi-a"})"));
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("vmiName":"vmi-a")"));
+  CHECK_THAT(fake.last_body(),
              Catch::Contains(R"("addedNodeSelector":{"kubernetes.io/hostname":"node-b"})"));
 }
 

@@ -359,3 +359,56 @@ TEST_CASE("Drain after Stop waits for the request in progress and its response")
   idle.reset();
   serving.join();
 }
+
+TEST_CASE("a client that hangs up before its response does not kill the server") {
+  // This test binary leaves SIGPIPE at its default action (terminate). The
+  // client closes cleanly (FIN) while its request is in the handler; the
+  // server's first write of the response draws a reset, and the next write
+  // fails with EPIPE, which raises SIGPIPE unless the server prevents it.
+  // TLS 1.2: no session tickets arrive after the handshake, so the client's
+  // socket has nothing unread and its close sends a FIN, not a reset.
+  TempDir dir;
+  Ca ca;
+  Pem pem = ca.Issue(KeyType::kEcdsa, 1);
+  WriteFile(dir.File("c"), pem.cert);
+  WriteFile(dir.File("k"), pem.key);
+  auto certs = webhook::CertReloader::Create(dir.File("c"), dir.File("k"));
+  REQUIRE(certs.ok());
+  webhook::ServerOptions o;
+  o.port = 0;
+  o.bind_address = "127.0.0.1";
+  o.threads = 1;
+  std::atomic<bool> release{false};
+  auto created = webhook::Server::Create(o, certs->get(), [&](const webhook::HttpRequest& r) {
+    webhook::HttpResponse out;
+    if (r.path == "/slow") {
+      while (!release) std::this_thread::yield();
+      out.body.assign(4 << 20, 'x');  // more than the socket buffers take
+    } else {
+      out.body = "ok";
+    }
+    return out;
+  });
+  REQUIRE(created.ok());
+  webhook::Server& server = **created;
+  std::thread serving([&] { (void)server.Serve(); });
+  ClientOptions co;
+  co.ca_pem = ca.cert_pem();
+  co.max_version = TLS1_2_VERSION;
+  {
+    TlsConn c(server.port(), co);
+    REQUIRE(c.connected());
+    REQUIRE(c.Write(HttpRequestText("GET", "/slow", "", "")));
+    while (server.active_requests() == 0) std::this_thread::yield();
+  }  // closed here
+  release = true;
+  // The write fails, the connection is dropped, and the request is no
+  // longer counted as in progress.
+  CHECK(server.Drain(5s));
+  TlsConn after(server.port(), co);
+  REQUIRE(after.connected());
+  REQUIRE(after.Write(HttpRequestText("GET", "/healthz", "", "")));
+  CHECK(StatusOf(after.ReadResponse()) == 200);
+  server.Stop();
+  serving.join();
+}
