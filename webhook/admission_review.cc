@@ -32,7 +32,8 @@ const char* TypeName(const Value& v) {
 
 // A review's document with the first 16 KiB of its nodes in the same
 // allocation: a review is 1-5 KiB of JSON, and RapidJSON's default is a
-// separate 64 KiB chunk per document (a malloc and a free per admission).
+// separate 64 KiB chunk per document. (The parser's and the document's
+// stacks still allocate.)
 struct ReviewDocument {
   ReviewDocument() {}  // user-provided: make_shared must not zero the buffer
   alignas(16) char first_chunk[16 * 1024];
@@ -47,6 +48,7 @@ struct DepthLimitedHandler {
   rapidjson::Document* doc = nullptr;
   int depth = 0;
   bool too_deep = false;
+  bool bad_escape = false;
 
   bool Enter() {
     if (++depth <= max_depth) return true;
@@ -61,8 +63,19 @@ struct DepthLimitedHandler {
   bool Uint64(uint64_t u) { return doc->Uint64(u); }
   bool Double(double d) { return doc->Double(d); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc->RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc->String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc->Key(s, n, copy); }
+  // RapidJSON turns a lone surrogate escape ("\udc00") into bytes that are
+  // not UTF-8; the raw-text check cannot see it, so strings are checked too.
+  bool Utf8(const char* s, rapidjson::SizeType n) {
+    if (FirstInvalidUtf8(std::string_view(s, n)) == n) return true;
+    bad_escape = true;
+    return false;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return Utf8(s, n) && doc->String(s, n, copy);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return Utf8(s, n) && doc->Key(s, n, copy);
+  }
   bool StartObject() { return Enter() && doc->StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth;
@@ -278,9 +291,10 @@ const char* OperationName(Operation op) {
 
 kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   if (body.empty()) return BadRequest("empty body");
-  // Valid UTF-8 keeps invalid byte sequences out of echoed strings. Checked
-  // here rather than by RapidJSON's per-character validation (several times
-  // slower on the mostly-ASCII reviews).
+  // Valid UTF-8 (here in the raw text, and in every decoded string below)
+  // keeps invalid byte sequences out of echoed strings. Checked here rather
+  // than by RapidJSON's per-character validation (several times slower on
+  // the mostly-ASCII reviews).
   if (size_t bad = FirstInvalidUtf8(body); bad != body.size()) {
     return BadRequest("not JSON: invalid UTF-8 at offset " + std::to_string(bad));
   }
@@ -306,6 +320,10 @@ kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   doc->Populate(generate);
   if (handler.too_deep) {
     return BadRequest("JSON nests more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+  }
+  if (handler.bad_escape) {
+    return BadRequest("not JSON: a string escapes to invalid UTF-8 (a lone surrogate) before offset " +
+                      std::to_string(parsed.Offset()));
   }
   if (parsed.IsError()) {
     return BadRequest(std::string("not JSON: ") + rapidjson::GetParseError_En(parsed.Code()) +

@@ -69,7 +69,14 @@ int HexDigit(char c) {
   return -1;
 }
 
-constexpr size_t kMaxChunkLine = 1024;
+// A chunk-size line: the size and its extensions (which are ignored).
+constexpr size_t kMaxChunkLine = 256;
+// Chunk framing (size lines, line endings) allowed on top of the body
+// limit, so that the bytes held for one request stay bounded whatever the
+// chunk sizes: 1 MiB sent in 64-byte chunks carries about 96 KiB of framing.
+size_t MaxChunkedWireBytes(const Http1Limits& limits) {
+  return limits.max_body_bytes + limits.max_body_bytes / 4 + 16 * 1024;
+}
 
 }  // namespace
 
@@ -81,7 +88,7 @@ RequestParser::Result RequestParser::Fail(int status, std::string message) {
 
 void RequestParser::Reset() {
   stage_ = Stage::kHeaders;
-  start_ = scanned_ = body_start_ = length_ = pos_ = consumed_ = 0;
+  start_ = scanned_ = body_start_ = length_ = pos_ = trailers_start_ = consumed_ = 0;
   keep_alive_ = true;
   head_ = expect_continue_ = false;
   request_ = HttpRequest();
@@ -216,7 +223,6 @@ RequestParser::Result RequestParser::ParseHeaders(std::string_view head) {
         size_t comma = value.find(',');
         std::string_view option = Trim(value.substr(0, comma));
         if (EqualsIgnoreCase(option, "close")) keep_alive_ = false;
-        if (EqualsIgnoreCase(option, "keep-alive")) keep_alive_ = true;
         value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
       }
     } else if (EqualsIgnoreCase(name, "expect")) {
@@ -268,16 +274,28 @@ RequestParser::Result RequestParser::ParseChunked(std::string_view data) {
       stage_ = Stage::kChunkSize;
       continue;
     }
+    if (pos_ - body_start_ > MaxChunkedWireBytes(limits_)) {
+      return Fail(413, "chunked request body (with its framing) exceeds the limit of " +
+                           std::to_string(limits_.max_body_bytes) + " bytes");
+    }
+    const bool trailers = stage_ == Stage::kTrailers;
+    const size_t max_line = trailers ? limits_.max_header_bytes : kMaxChunkLine;
     size_t nl = data.find('\n', pos_);
     if (nl == std::string_view::npos) {
-      if (data.size() - pos_ > kMaxChunkLine) return Fail(400, "chunk header line too long");
+      if (data.size() - pos_ > max_line) {
+        return trailers ? Fail(431, "chunked trailers too long")
+                        : Fail(400, "chunk header line too long");
+      }
       return Result::kNeedMore;
     }
-    if (nl - pos_ > kMaxChunkLine) return Fail(400, "chunk header line too long");
+    if (nl - pos_ > max_line) {
+      return trailers ? Fail(431, "chunked trailers too long")
+                      : Fail(400, "chunk header line too long");
+    }
     std::string_view line = LineBefore(data, pos_, nl);
     pos_ = nl + 1;
-    if (stage_ == Stage::kTrailers) {
-      if (pos_ - body_start_ > limits_.max_body_bytes + limits_.max_header_bytes) {
+    if (trailers) {
+      if (pos_ - trailers_start_ > limits_.max_header_bytes) {
         return Fail(431, "chunked trailers too long");
       }
       if (!line.empty()) continue;  // trailer fields are ignored
@@ -304,6 +322,7 @@ RequestParser::Result RequestParser::ParseChunked(std::string_view data) {
     }
     if (n == 0) {
       stage_ = Stage::kTrailers;
+      trailers_start_ = pos_;
     } else {
       length_ = static_cast<size_t>(n);
       stage_ = Stage::kChunkData;

@@ -4,13 +4,17 @@
 //
 // What is accepted: a request line `METHOD SP TARGET SP HTTP/1.0|1.1`, header
 // lines ended by CRLF (a bare LF too), a body given by Content-Length or by
-// chunked Transfer-Encoding (extensions and trailers skipped). What is refused
-// and how: a malformed line, a bad Content-Length, both Content-Length and
-// Transfer-Encoding (a request-smuggling shape), any other transfer coding or
-// a broken chunk -> 400; a header block over `max_header_bytes` or with more
-// than `max_headers` fields -> 431; a body (announced or received) over
-// `max_body_bytes` -> 413, decided as soon as it is known, before the body is
-// read.
+// chunked Transfer-Encoding (extensions and trailers skipped). HTTP/1.0
+// connections close after the response. What is refused and how: a malformed
+// line, a bad Content-Length, both Content-Length and Transfer-Encoding (a
+// request-smuggling shape), a broken chunk, a chunk-size line over 256 bytes
+// -> 400; an Expect other than 100-continue -> 417; a header block (or the
+// trailers) over `max_header_bytes` or more than `max_headers` fields -> 431;
+// a transfer coding other than chunked -> 501; a version other than 1.0 and
+// 1.1 -> 505; a body (announced or received) over `max_body_bytes`, or
+// chunk framing beyond a quarter of it plus 16 KiB -> 413, decided as soon as
+// it is known, before the body is read. So one request never holds more than
+// about 1.3 x max_body_bytes + max_header_bytes of input.
 #pragma once
 
 #include <cstddef>
@@ -70,6 +74,7 @@ class RequestParser {
   size_t body_start_ = 0;   // offset of the body (after the blank line)
   size_t length_ = 0;       // Content-Length, or the current chunk's size
   size_t pos_ = 0;          // chunked: where the next unparsed byte is
+  size_t trailers_start_ = 0;
   size_t consumed_ = 0;
   bool keep_alive_ = true;
   bool head_ = false;

@@ -61,23 +61,31 @@ struct Conn {
   uint32_t events = 0;  // the epoll interest currently registered
   bool closed = false;  // freed at the end of the loop iteration
   Clock::time_point deadline;
+  // Counted in Impl::active (Drain waits for it): from the first byte of a
+  // request until its response is written or the connection is gone.
+  bool busy = false;
 
   std::string in;     // received, not yet consumed
   size_t in_off = 0;  // where the current request starts in `in`
-  bool request_begun = false;
+  bool request_begun = false;  // `in` holds part of a request
+  bool parsing = false;        // the parser has seen part of the current request
   RequestParser parser;
   bool continue_sent = false;
   size_t requests = 0;
 
   std::string out;  // responses not yet written
   size_t out_off = 0;
-  int unflushed = 0;  // requests whose responses are still in `out`
+  bool write_blocked = false;  // the last write waited for the socket
   bool close_after_flush = false;
-  bool linger = false;  // read and drop the rest of the input before closing
   size_t lingered = 0;
 };
 
 char kListenTag, kWakeTag;  // epoll data for the two fds that are not connections
+
+// Reads per wake-up of one connection before the loop turns to the others.
+constexpr int kReadBudget = 16;
+// Buffers grown past this by a large request are released once it is done.
+constexpr size_t kKeepCapacity = 64 * 1024;
 
 }  // namespace
 
@@ -85,11 +93,12 @@ struct Server::Impl {
   class Loop;
 
   ~Impl();
-  void Finished(int requests) {
-    if (active.fetch_sub(requests) == requests) {
-      std::lock_guard<std::mutex> lock(drain_mu);
-      drain_cv.notify_all();
-    }
+  void Notify() {
+    std::lock_guard<std::mutex> lock(drain_mu);
+    drain_cv.notify_all();
+  }
+  void Finished() {
+    if (--active == 0) Notify();
   }
 
   ServerOptions options;
@@ -100,7 +109,10 @@ struct Server::Impl {
   int port = 0;
   std::vector<std::unique_ptr<Loop>> loops;
   std::atomic<bool> stop{false};
-  std::atomic<int> active{0};
+  std::atomic<bool> serving{false};
+  std::atomic<int> stopped_loops{0};  // loops that have closed their idle connections
+  std::atomic<int> active{0};         // busy connections (Conn::busy)
+  std::atomic<int> connections{0};
   std::mutex drain_mu;
   std::condition_variable drain_cv;
 };
@@ -159,8 +171,13 @@ class Server::Impl::Loop {
     epoll_event events[128];
     Clock::time_point next_sweep = Clock::now() + kSweepInterval;
     while (!(stopping_ && conns_.empty())) {
-      const bool timers = !conns_.empty() || accept_paused_;
-      int n = epoll_wait(epfd_, events, 128, timers ? static_cast<int>(kSweepInterval.count()) : -1);
+      int timeout = -1;
+      if (!ready_.empty()) {
+        timeout = 0;
+      } else if (!conns_.empty() || accept_paused_) {
+        timeout = static_cast<int>(kSweepInterval.count());
+      }
+      int n = epoll_wait(epfd_, events, 128, timeout);
       now_ = Clock::now();
       for (int i = 0; i < n; ++i) {
         void* tag = events[i].data.ptr;
@@ -172,10 +189,14 @@ class Server::Impl::Loop {
           }
           if (s_->stop && !stopping_) BeginStop();
         } else {
-          Conn* c = static_cast<Conn*>(tag);
-          if (!c->closed) Drive(*c);
+          Step(*static_cast<Conn*>(tag));
         }
       }
+      // Connections that used up their read budget with input still inside
+      // OpenSSL, where epoll cannot see it.
+      std::vector<Conn*> ready;
+      ready.swap(ready_);
+      for (Conn* c : ready) Step(*c);
       if (now_ >= next_sweep) {
         Sweep();
         next_sweep = now_ + kSweepInterval;
@@ -209,6 +230,10 @@ class Server::Impl::Loop {
         }
         return;
       }
+      if (s_->connections >= s_->options.max_connections) {
+        close(fd);  // refused at once rather than left waiting in the backlog
+        continue;
+      }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       SSL* ssl = SSL_new(s_->ctx);
@@ -231,6 +256,7 @@ class Server::Impl::Loop {
         continue;
       }
       conns_.insert(c);
+      ++s_->connections;
     }
   }
 
@@ -244,6 +270,32 @@ class Server::Impl::Loop {
       return;
     }
     c.events = events;
+  }
+
+  // Drives a connection and keeps its `busy` mark true to its state.
+  void Step(Conn& c) {
+    if (c.closed) return;
+    try {
+      Drive(c);
+    } catch (const std::exception&) {
+      Close(c, false);  // out of memory for this connection's buffers
+    }
+    if (c.closed) return;
+    bool busy = c.request_begun || c.out_off < c.out.size();
+    if (busy != c.busy) {
+      c.busy = busy;
+      if (busy) {
+        ++s_->active;
+      } else {
+        s_->Finished();
+      }
+    }
+  }
+
+  void MarkBusy(Conn& c) {
+    if (c.busy) return;
+    c.busy = true;
+    ++s_->active;
   }
 
   // Advances the connection as far as its socket allows.
@@ -277,7 +329,14 @@ class Server::Impl::Loop {
       return;
     }
     static thread_local char buf[32 * 1024];
-    while (true) {
+    for (int reads = 0;; ++reads) {
+      if (reads == kReadBudget) {
+        // Fair turns: a client that never stops sending must not hold the
+        // loop. Bytes the socket still has wake epoll again; bytes already
+        // inside OpenSSL do not, so such connections are queued.
+        if (SSL_has_pending(c.ssl)) ready_.push_back(&c);
+        return;
+      }
       ERR_clear_error();
       int n = SSL_read(c.ssl, buf, sizeof buf);
       if (n <= 0) {
@@ -291,10 +350,9 @@ class Server::Impl::Loop {
         }
         return;
       }
-      if (!c.request_begun) {
-        c.request_begun = true;
-        c.deadline = now_ + s_->options.read_timeout;
-      }
+      // Counted from its first byte: a Drain() that starts while a request
+      // is in the handler waits for it.
+      MarkBusy(c);
       c.in.append(buf, static_cast<size_t>(n));
       Process(c);
       if (c.out_off < c.out.size() && !Flush(c)) return;
@@ -311,10 +369,21 @@ class Server::Impl::Loop {
 
   // Answers every complete request in `in`; the responses go to `out`.
   void Process(Conn& c) {
-    while (c.in_off < c.in.size()) {
+    const bool was_begun = c.request_begun;
+    bool completed = false;
+    while (true) {
+      if (!c.parsing) {
+        // Line breaks between requests are not the start of one (RFC 9112
+        // 2.2), so they do not turn the idle timeout into a request timeout.
+        while (c.in_off < c.in.size() && (c.in[c.in_off] == '\r' || c.in[c.in_off] == '\n')) {
+          ++c.in_off;
+        }
+      }
+      if (c.in_off == c.in.size()) break;
       std::string_view data(c.in.data() + c.in_off, c.in.size() - c.in_off);
       RequestParser::Result r = c.parser.Parse(data);
       if (r == RequestParser::Result::kNeedMore) {
+        c.parsing = true;
         if (c.parser.headers_done() && c.parser.expects_continue() && !c.continue_sent) {
           c.out.append("HTTP/1.1 100 Continue\r\n\r\n");
           c.continue_sent = true;
@@ -326,28 +395,34 @@ class Server::Impl::Loop {
         return;
       }
       c.in_off += c.parser.consumed();
+      c.parsing = false;
+      completed = true;
       ++c.requests;
       const bool close = !c.parser.keep_alive() || stopping_ ||
                          c.requests >= s_->options.keep_alive_max_count;
-      ++s_->active;
-      ++c.unflushed;
       AppendResponse(Call(c.parser.request()), c.parser.head(), close, &c.out);
       c.parser.Reset();
       c.continue_sent = false;
-      c.request_begun = c.in_off < c.in.size();
-      c.deadline = now_ + (c.request_begun ? s_->options.read_timeout
-                                           : std::chrono::milliseconds(s_->options.keep_alive_timeout));
       if (close) {
         c.close_after_flush = true;
+        c.in.clear();  // anything after a closing request is not answered
+        c.in_off = 0;
         break;
       }
     }
     if (c.in_off == c.in.size()) {
       c.in.clear();
       c.in_off = 0;
+      if (c.in.capacity() > kKeepCapacity) std::string().swap(c.in);
     } else if (c.in_off > 0) {
       c.in.erase(0, c.in_off);
       c.in_off = 0;
+    }
+    c.request_begun = !c.in.empty();
+    if (c.request_begun && (completed || !was_begun)) {
+      c.deadline = now_ + s_->options.read_timeout;  // a new request began
+    } else if (!c.request_begun && (completed || was_begun)) {
+      c.deadline = now_ + s_->options.keep_alive_timeout;
     }
   }
 
@@ -372,9 +447,9 @@ class Server::Impl::Loop {
     r.body = ErrorStatusJson(status, message);
     AppendResponse(r, false, true, &c.out);
     c.close_after_flush = true;
-    c.linger = true;
     c.in.clear();
     c.in_off = 0;
+    c.request_begun = c.parsing = false;
   }
 
   // Writes `out`. True when all of it is written; false when the socket is
@@ -390,6 +465,7 @@ class Server::Impl::Loop {
       }
       int e = SSL_get_error(c.ssl, n);
       if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        c.write_blocked = true;
         c.deadline = now_ + s_->options.write_timeout;
         Want(c, e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
       } else {
@@ -399,32 +475,27 @@ class Server::Impl::Loop {
     }
     c.out.clear();
     c.out_off = 0;
-    if (c.unflushed > 0) {
-      s_->Finished(c.unflushed);
-      c.unflushed = 0;
-    }
-    if (c.events != EPOLLIN) {
+    if (c.out.capacity() > kKeepCapacity) std::string().swap(c.out);
+    if (c.write_blocked) {
+      c.write_blocked = false;
       c.deadline = now_ + (c.request_begun ? s_->options.read_timeout
                                            : std::chrono::milliseconds(s_->options.keep_alive_timeout));
-      Want(c, EPOLLIN);
     }
+    Want(c, EPOLLIN);
     return !c.closed;
   }
 
-  // Everything is written and the connection ends.
+  // Everything is written and the connection ends. The client may still be
+  // sending (the rest of a refused request, or a pipelined one); closing with
+  // unread input would reset the connection and could destroy the response
+  // before the client reads it. So: goodbye, stop sending, and read until the
+  // client closes too (bounded).
   void Finish(Conn& c) {
-    if (!c.linger) {
-      Close(c, true);
-      return;
-    }
-    // The client may still be sending the request that was refused; closing
-    // with unread input would reset the connection and could destroy the
-    // response before the client reads it. Say goodbye, stop sending, and
-    // read until the client closes too (bounded).
     ERR_clear_error();
     SSL_shutdown(c.ssl);
     shutdown(c.fd, SHUT_WR);
     c.phase = Conn::Phase::kLinger;
+    c.request_begun = c.parsing = false;
     c.deadline = now_ + std::min<Clock::duration>(s_->options.read_timeout, kMaxLinger);
     Want(c, EPOLLIN);
     if (!c.closed) DropInput(c);
@@ -448,8 +519,11 @@ class Server::Impl::Loop {
   void Close(Conn& c, bool notify) {
     if (c.closed) return;
     c.closed = true;
-    if (c.unflushed > 0) s_->Finished(c.unflushed);
-    c.unflushed = 0;
+    if (c.busy) {
+      c.busy = false;
+      s_->Finished();
+    }
+    --s_->connections;
     conns_.erase(&c);
     dead_.push_back(&c);
     if (notify && c.phase == Conn::Phase::kOpen) {
@@ -484,30 +558,39 @@ class Server::Impl::Loop {
         Refuse(*c, 408, "request not received in full within " +
                             std::to_string(s_->options.read_timeout.count()) + "ms");
         if (Flush(*c)) Finish(*c);
+        if (!c->closed && c->busy && c->out_off == c->out.size()) {
+          c->busy = false;
+          s_->Finished();
+        }
       } else {
         Close(*c, true);  // idle keep-alive connection
       }
     }
   }
 
-  // Stop(): no new connections; idle ones close now, busy ones after their
-  // response.
+  // Stop(): no new connections; idle ones close now (after a last look for
+  // a request already in their socket), busy ones after their response.
   void BeginStop() {
     stopping_ = true;
     Listen(false);
     accept_paused_ = false;
     std::vector<Conn*> all(conns_.begin(), conns_.end());
     for (Conn* c : all) {
-      if (c->phase != Conn::Phase::kOpen) {
-        if (c->phase == Conn::Phase::kHandshake) Close(*c, false);
+      if (c->phase == Conn::Phase::kHandshake) {
+        Close(*c, false);
+        continue;
+      }
+      if (c->phase != Conn::Phase::kOpen) continue;  // lingering: ends by itself
+      if (!c->request_begun && c->out_off == c->out.size()) Step(*c);
+      if (c->closed) continue;
+      if (!c->request_begun && c->out_off == c->out.size()) {
+        Close(*c, true);
       } else if (!c->request_begun) {
-        if (c->out_off < c->out.size()) {
-          c->close_after_flush = true;
-        } else {
-          Close(*c, true);
-        }
+        c->close_after_flush = true;  // its response is being written
       }
     }
+    ++s_->stopped_loops;
+    s_->Notify();
   }
 
   Impl* s_;
@@ -520,6 +603,7 @@ class Server::Impl::Loop {
   Clock::time_point resume_accept_;
   std::unordered_set<Conn*> conns_;
   std::vector<Conn*> dead_;
+  std::vector<Conn*> ready_;
 };
 
 Server::Impl::~Impl() {
@@ -588,12 +672,15 @@ kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 kube::Status Server::Serve() {
   Impl& s = *impl_;
   if (s.stop) return kube::Status::Ok();
+  s.serving = true;
   std::vector<std::thread> others;
   for (size_t i = 1; i < s.loops.size(); ++i) {
     others.emplace_back([loop = s.loops[i].get()] { loop->Run(); });
   }
   s.loops[0]->Run();
   for (std::thread& t : others) t.join();
+  s.serving = false;
+  s.Notify();
   return kube::Status::Ok();
 }
 
@@ -610,7 +697,12 @@ void Server::Stop() {
 bool Server::Drain(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
   std::unique_lock<std::mutex> lock(s.drain_mu);
-  return s.drain_cv.wait_for(lock, timeout, [&s] { return s.active == 0; });
+  // After Stop(), also until every loop has looked at its idle connections
+  // one last time: a request already in a socket is then counted.
+  return s.drain_cv.wait_for(lock, timeout, [&s] {
+    return s.active == 0 &&
+           (!s.stop || !s.serving || s.stopped_loops == static_cast<int>(s.loops.size()));
+  });
 }
 
 }  // namespace webhook

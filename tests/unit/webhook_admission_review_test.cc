@@ -297,3 +297,14 @@ TEST_CASE("a review with a NUL byte after the object is refused, not truncated")
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("NUL byte"));
 }
+
+TEST_CASE("a review whose string escapes decode to a lone surrogate is refused") {
+  for (const char* escape : {R"(\udc00)", R"(\ud800x)"}) {
+    INFO(escape);
+    auto r = DecodeAdmissionReview(Review(std::string(R"(,"x":")") + escape + "\""));
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.status().message(), Catch::Contains("not JSON"));
+  }
+  // A valid pair decodes.
+  CHECK(DecodeAdmissionReview(Review(R"(,"x":"\ud83d\ude00")")).ok());
+}

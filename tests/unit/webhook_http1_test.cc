@@ -47,8 +47,8 @@ TEST_CASE("http1 parser accepts the requests clients send") {
       {"Connection option list, any case", "GET / HTTP/1.1\r\nconnection: Upgrade, CLOSE\r\n\r\n",
        "GET", "/", "", "", false, false},
       {"HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n", "GET", "/", "", "", false, false},
-      {"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", "/", "", "",
-       true, false},
+      {"HTTP/1.0 closes even when asked to keep alive",
+       "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", "/", "", "", false, false},
       {"header names are case-insensitive, values trimmed",
        "POST /p HTTP/1.1\r\ncOnTeNt-TyPe: \t text/plain  \r\ncontent-length:3\r\n\r\nabc", "POST", "/p",
        "text/plain", "abc", true, false},
@@ -121,6 +121,18 @@ TEST_CASE("http1 parser refuses malformed and oversized requests with the right 
       {"empty chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400},
       {"chunk longer than announced", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
        "1\r\nabc\r\n0\r\n\r\n", 400},
+      {"chunk extensions over 256 bytes", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1;" + std::string(300, 'e') + "\r\nx\r\n", 400},
+      {"chunk framing far beyond the body (1-byte chunks)",
+       [] {
+         std::string r = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+         // 100 bytes of body in 1-byte chunks with 200-byte extensions: 20 KB on the wire
+         for (int i = 0; i < 100; ++i) r += "1;" + std::string(200, 'e') + "\r\nx\r\n";
+         return r;
+       }(),
+       413},
+      {"trailers over the header limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\nA: " + std::string(150, 'a') + "\r\nB: " + std::string(150, 'b') + "\r\n\r\n", 431},
       {"header block over the limit, unterminated", "GET / HTTP/1.1\r\nA: " + std::string(300, 'a'),
        431},
       {"header block over the limit, terminated",
@@ -187,4 +199,20 @@ TEST_CASE("http1 responses carry length, extra headers and close, and HEAD has n
   CHECK(out.find("Content-Length: 2\r\n") != std::string::npos);
   CHECK(out.find("Connection: close") == std::string::npos);
   CHECK(out.substr(out.size() - 4) == "\r\n\r\n");
+}
+
+TEST_CASE("http1 parser accepts a body near the limit sent in small chunks, with trailers") {
+  // 1 MiB - 1 KiB in 64-byte chunks: about 96 KiB of framing, within the allowance.
+  std::string bytes = "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(64, 'x');
+  size_t body = 0;
+  while (body + 64 <= (1 << 20) - 1024) {
+    bytes += "40\r\n" + chunk + "\r\n";
+    body += 64;
+  }
+  bytes += "0\r\nX-Checksum: 1\r\n\r\n";
+  RequestParser p;
+  REQUIRE(p.Parse(bytes) == Result::kComplete);
+  CHECK(p.request().body.size() == body);
+  CHECK(p.consumed() == bytes.size());
 }

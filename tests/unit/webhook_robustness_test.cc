@@ -247,3 +247,57 @@ TEST_CASE("many requests on one keep-alive connection are all answered") {
   }
   CHECK(answered == 200);
 }
+
+TEST_CASE("a line break after a request does not turn the idle timeout into a 408") {
+  webhook::ServerOptions o;
+  o.read_timeout = 300ms;
+  Webhook w(o);
+  TlsConn c(w.server->port(), w.Client());
+  REQUIRE(c.connected());
+  REQUIRE(c.Write(HttpRequestText("GET", "/healthz", "", "") + "\r\n"));
+  REQUIRE(StatusOf(c.ReadResponse()) == 200);
+  std::this_thread::sleep_for(800ms);  // well past the read timeout
+  REQUIRE(c.Write(HttpRequestText("GET", "/healthz", "", "")));
+  CHECK(StatusOf(c.ReadResponse()) == 200);
+}
+
+TEST_CASE("Stop in the middle of a request body still answers it, and Drain waits for it") {
+  Webhook w;
+  TlsConn c(w.server->port(), w.Client());
+  REQUIRE(c.connected());
+  const std::string request = Post(Review(kGoodRequest));
+  const size_t half = request.size() - 40;
+  REQUIRE(c.Write(request.substr(0, half)));
+  while (w.server->active_requests() == 0) std::this_thread::yield();
+  w.server->Stop();
+  CHECK_FALSE(w.server->Drain(100ms));  // the request has begun and is not answered
+  REQUIRE(c.Write(request.substr(half)));
+  std::string response = c.ReadResponse();
+  CHECK(StatusOf(response) == 200);
+  CHECK_THAT(response, Catch::Contains("Connection: close"));
+  CHECK(w.server->Drain(5s));
+}
+
+TEST_CASE("connections over max_connections are closed at once and the rest keep working") {
+  webhook::ServerOptions o;
+  o.max_connections = 2;
+  o.threads = 1;
+  Webhook w(o);
+  auto a = std::make_unique<TlsConn>(w.server->port(), w.Client());
+  TlsConn b(w.server->port(), w.Client());
+  REQUIRE(a->connected());
+  REQUIRE(b.connected());
+  TlsConn refused(w.server->port(), w.Client(1000));
+  CHECK_FALSE(refused.connected());
+  REQUIRE(b.Write(HttpRequestText("GET", "/healthz", "", "")));
+  CHECK(StatusOf(b.ReadResponse()) == 200);
+  a.reset();  // frees a place (once the server has seen the close)
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    TlsConn again(w.server->port(), w.Client(1000));
+    served = again.connected() && again.Write(HttpRequestText("GET", "/healthz", "", "")) &&
+             StatusOf(again.ReadResponse()) == 200;
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(served);
+}
