@@ -11,11 +11,22 @@ namespace {
 bool IsTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -131,18 +142,15 @@ RequestParser::Result RequestParser::Parse(std::string_view data) {
     if (r == Result::kError) return r;
   }
   switch (stage_) {
-    case Stage::kHeaders:
-      return Fail(500, "request parser stuck in the headers");
+    case Stage::kHeaders: return Fail(500, "request parser stuck in the headers");
     case Stage::kLengthBody:
       if (data.size() - body_start_ < length_) return Result::kNeedMore;
       request_.body.assign(data.substr(body_start_, length_));
       consumed_ = body_start_ + length_;
       stage_ = Stage::kDone;
       return Result::kComplete;
-    case Stage::kDone:
-      return Result::kComplete;
-    default:
-      return ParseChunked(data);
+    case Stage::kDone: return Result::kComplete;
+    default: return ParseChunked(data);
   }
 }
 
@@ -240,8 +248,9 @@ RequestParser::Result RequestParser::ParseHeaders(std::string_view head) {
     pos_ = body_start_;
   } else if (has_length && length > 0) {
     if (length > limits_.max_body_bytes) {
-      return Fail(413, "request body of " + std::to_string(length) + " bytes exceeds the limit of " +
-                           std::to_string(limits_.max_body_bytes) + " bytes");
+      return Fail(413, "request body of " + std::to_string(length) +
+                           " bytes exceeds the limit of " + std::to_string(limits_.max_body_bytes) +
+                           " bytes");
     }
     length_ = static_cast<size_t>(length);
     stage_ = Stage::kLengthBody;

@@ -69,11 +69,11 @@ class RequestParser {
 
   Http1Limits limits_;
   Stage stage_ = Stage::kHeaders;
-  size_t start_ = 0;        // where the request line begins (empty lines before it skipped)
-  size_t scanned_ = 0;      // start of the first header line not yet read
-  size_t body_start_ = 0;   // offset of the body (after the blank line)
-  size_t length_ = 0;       // Content-Length, or the current chunk's size
-  size_t pos_ = 0;          // chunked: where the next unparsed byte is
+  size_t start_ = 0;       // where the request line begins (empty lines before it skipped)
+  size_t scanned_ = 0;     // start of the first header line not yet read
+  size_t body_start_ = 0;  // offset of the body (after the blank line)
+  size_t length_ = 0;      // Content-Length, or the current chunk's size
+  size_t pos_ = 0;         // chunked: where the next unparsed byte is
   size_t trailers_start_ = 0;
   size_t consumed_ = 0;
   bool keep_alive_ = true;

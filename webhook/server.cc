@@ -65,8 +65,8 @@ struct Conn {
   // request until its response is written or the connection is gone.
   bool busy = false;
 
-  std::string in;     // received, not yet consumed
-  size_t in_off = 0;  // where the current request starts in `in`
+  std::string in;              // received, not yet consumed
+  size_t in_off = 0;           // where the current request starts in `in`
   bool request_begun = false;  // `in` holds part of a request
   bool parsing = false;        // the parser has seen part of the current request
   RequestParser parser;
@@ -272,6 +272,18 @@ class Server::Impl::Loop {
     c.events = events;
   }
 
+  // After an OpenSSL call that did not complete: waits for the socket it
+  // needs, or closes the connection on any other outcome.
+  void WaitOrClose(Conn& c, int ssl_error) {
+    if (ssl_error == SSL_ERROR_WANT_READ) {
+      Want(c, EPOLLIN);
+    } else if (ssl_error == SSL_ERROR_WANT_WRITE) {
+      Want(c, EPOLLOUT);
+    } else {
+      Close(c, false);
+    }
+  }
+
   // Drives a connection and keeps its `busy` mark true to its state.
   void Step(Conn& c) {
     if (c.closed) return;
@@ -308,14 +320,8 @@ class Server::Impl::Loop {
       ERR_clear_error();
       int r = SSL_do_handshake(c.ssl);
       if (r != 1) {
-        int e = SSL_get_error(c.ssl, r);
-        if (e == SSL_ERROR_WANT_READ) {
-          Want(c, EPOLLIN);
-        } else if (e == SSL_ERROR_WANT_WRITE) {
-          Want(c, EPOLLOUT);
-        } else {
-          Close(c, false);  // a refused version, cipher or client certificate
-        }
+        // Closed on a refused version, cipher or client certificate.
+        WaitOrClose(c, SSL_get_error(c.ssl, r));
         return;
       }
       c.phase = Conn::Phase::kOpen;
@@ -340,14 +346,7 @@ class Server::Impl::Loop {
       ERR_clear_error();
       int n = SSL_read(c.ssl, buf, sizeof buf);
       if (n <= 0) {
-        int e = SSL_get_error(c.ssl, n);
-        if (e == SSL_ERROR_WANT_READ) {
-          Want(c, EPOLLIN);
-        } else if (e == SSL_ERROR_WANT_WRITE) {
-          Want(c, EPOLLOUT);
-        } else {
-          Close(c, false);  // end of stream, reset, or a TLS error
-        }
+        WaitOrClose(c, SSL_get_error(c.ssl, n));  // closed: end of stream, reset, TLS error
         return;
       }
       // Counted from its first byte: a Drain() that starts while a request
@@ -398,8 +397,8 @@ class Server::Impl::Loop {
       c.parsing = false;
       completed = true;
       ++c.requests;
-      const bool close = !c.parser.keep_alive() || stopping_ ||
-                         c.requests >= s_->options.keep_alive_max_count;
+      const bool close =
+          !c.parser.keep_alive() || stopping_ || c.requests >= s_->options.keep_alive_max_count;
       AppendResponse(Call(c.parser.request()), c.parser.head(), close, &c.out);
       c.parser.Reset();
       c.continue_sent = false;
@@ -463,14 +462,9 @@ class Server::Impl::Loop {
         c.out_off += static_cast<size_t>(n);
         continue;
       }
-      int e = SSL_get_error(c.ssl, n);
-      if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-        c.write_blocked = true;
-        c.deadline = now_ + s_->options.write_timeout;
-        Want(c, e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
-      } else {
-        Close(c, false);
-      }
+      c.write_blocked = true;
+      c.deadline = now_ + s_->options.write_timeout;
+      WaitOrClose(c, SSL_get_error(c.ssl, n));
       return false;
     }
     c.out.clear();
@@ -478,8 +472,9 @@ class Server::Impl::Loop {
     if (c.out.capacity() > kKeepCapacity) std::string().swap(c.out);
     if (c.write_blocked) {
       c.write_blocked = false;
-      c.deadline = now_ + (c.request_begun ? s_->options.read_timeout
-                                           : std::chrono::milliseconds(s_->options.keep_alive_timeout));
+      c.deadline =
+          now_ + (c.request_begun ? s_->options.read_timeout
+                                  : std::chrono::milliseconds(s_->options.keep_alive_timeout));
     }
     Want(c, EPOLLIN);
     return !c.closed;
@@ -555,8 +550,9 @@ class Server::Impl::Loop {
       if (c->phase != Conn::Phase::kOpen || c->out_off < c->out.size() || c->close_after_flush) {
         Close(*c, false);  // handshake, write or linger timeout
       } else if (c->request_begun) {
-        Refuse(*c, 408, "request not received in full within " +
-                            std::to_string(s_->options.read_timeout.count()) + "ms");
+        Refuse(*c, 408,
+               "request not received in full within " +
+                   std::to_string(s_->options.read_timeout.count()) + "ms");
         if (Flush(*c)) Finish(*c);
         if (!c->closed && c->busy && c->out_off == c->out.size()) {
           c->busy = false;

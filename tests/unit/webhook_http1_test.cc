@@ -1,11 +1,11 @@
 // The webhook server's HTTP/1.1 parser and response writer (webhook/http1.h):
 // case tables of accepted and refused requests, byte-at-a-time delivery, and
 // pipelining.
-#include "webhook/http1.h"
-
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
+
+#include "webhook/http1.h"
 
 namespace {
 
@@ -35,23 +35,24 @@ TEST_CASE("http1 parser accepts the requests clients send") {
     bool head;
   };
   const std::vector<Case> cases = {
-      {"API server admission POST", "POST /validate-kubevirt?timeout=5s HTTP/1.1\r\nHost: h\r\n"
+      {"API server admission POST",
+       "POST /validate-kubevirt?timeout=5s HTTP/1.1\r\nHost: h\r\n"
        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
        "POST", "/validate-kubevirt", "application/json", "{}", true, false},
-      {"GET without body", "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/healthz", "", "", true,
-       false},
+      {"GET without body", "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/healthz", "", "",
+       true, false},
       {"HEAD", "HEAD /readyz HTTP/1.1\r\n\r\n", "HEAD", "/readyz", "", "", true, true},
       {"bare LF line endings", "GET /x HTTP/1.1\nHost: h\n\n", "GET", "/x", "", "", true, false},
-      {"Connection: close", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "GET", "/", "", "", false,
-       false},
+      {"Connection: close", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "GET", "/", "", "",
+       false, false},
       {"Connection option list, any case", "GET / HTTP/1.1\r\nconnection: Upgrade, CLOSE\r\n\r\n",
        "GET", "/", "", "", false, false},
       {"HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n", "GET", "/", "", "", false, false},
       {"HTTP/1.0 closes even when asked to keep alive",
        "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", "/", "", "", false, false},
       {"header names are case-insensitive, values trimmed",
-       "POST /p HTTP/1.1\r\ncOnTeNt-TyPe: \t text/plain  \r\ncontent-length:3\r\n\r\nabc", "POST", "/p",
-       "text/plain", "abc", true, false},
+       "POST /p HTTP/1.1\r\ncOnTeNt-TyPe: \t text/plain  \r\ncontent-length:3\r\n\r\nabc", "POST",
+       "/p", "text/plain", "abc", true, false},
       {"repeated identical Content-Length",
        "POST /p HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", "POST", "/p", "", "x",
        true, false},
@@ -59,10 +60,10 @@ TEST_CASE("http1 parser accepts the requests clients send") {
        "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n"
        "0\r\nX-Trailer: t\r\n\r\n",
        "POST", "/p", "", "abc0123456789", true, false},
-      {"empty lines before the request line", "\r\n\r\nGET /h HTTP/1.1\r\n\r\n", "GET", "/h", "", "",
+      {"empty lines before the request line", "\r\n\r\nGET /h HTTP/1.1\r\n\r\n", "GET", "/h", "",
+       "", true, false},
+      {"Content-Length: 0", "POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "POST", "/p", "", "",
        true, false},
-      {"Content-Length: 0", "POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "POST", "/p", "", "", true,
-       false},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -102,27 +103,36 @@ TEST_CASE("http1 parser refuses malformed and oversized requests with the right 
       {"control character in a value", "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", 400},
       {"negative Content-Length", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
       {"Content-Length with a sign", "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\nx", 400},
-      {"Content-Length of 20 digits", "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+      {"Content-Length of 20 digits",
+       "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+      {"conflicting Content-Length",
+       "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+      {"Content-Length and chunked",
+       "POST / HTTP/1.1\r\nContent-Length: 1\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n",
        400},
-      {"conflicting Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-       400},
-      {"Content-Length and chunked", "POST / HTTP/1.1\r\nContent-Length: 1\r\n"
-       "Transfer-Encoding: chunked\r\n\r\n", 400},
       {"gzip transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
       {"Expect other than 100-continue", "POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", 417},
       {"announced body over the limit", "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413},
       {"5 GB announced", "POST / HTTP/1.1\r\nContent-Length: 5000000000\r\n\r\n{}", 413},
-      {"chunks over the limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" +
-       std::string(64, 'x') + "\r\n40\r\n", 413},
-      {"huge chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+      {"chunks over the limit",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'x') +
+           "\r\n40\r\n",
        413},
-      {"chunk size not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
-       400},
+      {"huge chunk size",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 413},
+      {"chunk size not hex",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400},
       {"empty chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400},
-      {"chunk longer than announced", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-       "1\r\nabc\r\n0\r\n\r\n", 400},
-      {"chunk extensions over 256 bytes", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-       "1;" + std::string(300, 'e') + "\r\nx\r\n", 400},
+      {"chunk longer than announced",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1\r\nabc\r\n0\r\n\r\n",
+       400},
+      {"chunk extensions over 256 bytes",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1;" +
+           std::string(300, 'e') + "\r\nx\r\n",
+       400},
       {"chunk framing far beyond the body (1-byte chunks)",
        [] {
          std::string r = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -131,14 +141,17 @@ TEST_CASE("http1 parser refuses malformed and oversized requests with the right 
          return r;
        }(),
        413},
-      {"trailers over the header limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-       "0\r\nA: " + std::string(150, 'a') + "\r\nB: " + std::string(150, 'b') + "\r\n\r\n", 431},
+      {"trailers over the header limit",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\nA: " +
+           std::string(150, 'a') + "\r\nB: " + std::string(150, 'b') + "\r\n\r\n",
+       431},
       {"header block over the limit, unterminated", "GET / HTTP/1.1\r\nA: " + std::string(300, 'a'),
        431},
       {"header block over the limit, terminated",
        "GET / HTTP/1.1\r\nA: " + std::string(300, 'a') + "\r\n\r\n", 431},
-      {"too many header fields", "GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n\r\n",
-       431},
+      {"too many header fields",
+       "GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n\r\n", 431},
   };
   for (const Case& c : cases) {
     INFO(c.name);

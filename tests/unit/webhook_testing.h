@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -156,6 +158,30 @@ struct ClientOptions {
 };
 
 // One TLS connection to 127.0.0.1:port.
+// Blocks SIGPIPE on this thread for its scope, then drops one left pending:
+// the test binary keeps SIGPIPE's default action (so that a server that
+// raises it is caught), and a client writing to a connection the server
+// closed must see EPIPE instead.
+class NoSigpipe {
+ public:
+  NoSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~NoSigpipe() {
+    timespec zero{};
+    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  NoSigpipe(const NoSigpipe&) = delete;
+  NoSigpipe& operator=(const NoSigpipe&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+};
+
 class TlsConn {
  public:
   TlsConn(int port, const ClientOptions& o) {
@@ -201,6 +227,7 @@ class TlsConn {
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     ERR_clear_error();
+    NoSigpipe no_sigpipe;
     if (SSL_connect(ssl_) != 1) {
       char buf[256];
       unsigned long e = ERR_get_error();
@@ -212,7 +239,10 @@ class TlsConn {
   }
   ~TlsConn() {
     if (ssl_ != nullptr) {
-      if (connected_) SSL_shutdown(ssl_);
+      if (connected_) {
+        NoSigpipe no_sigpipe;
+        SSL_shutdown(ssl_);
+      }
       SSL_free(ssl_);
     }
     if (fd_ >= 0) close(fd_);
@@ -237,6 +267,7 @@ class TlsConn {
     return out;
   }
   bool Write(const std::string& data) {
+    NoSigpipe no_sigpipe;
     size_t off = 0;
     while (off < data.size()) {
       int n = SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off));
@@ -247,6 +278,7 @@ class TlsConn {
   }
   // Reads until the peer closes or a read fails (timeout); returns what came.
   std::string ReadAll() {
+    NoSigpipe no_sigpipe;  // a read may write (an alert, a key update)
     std::string out;
     char buf[16384];
     for (;;) {
@@ -258,6 +290,7 @@ class TlsConn {
   }
   // Reads one HTTP response (headers and a Content-Length body); "" on error.
   std::string ReadResponse() {
+    NoSigpipe no_sigpipe;
     std::string out;
     char buf[16384];
     size_t need = std::string::npos;
