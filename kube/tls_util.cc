@@ -83,7 +83,15 @@ EvpPkeyPtr KeyFromPem(std::string_view pem, const std::string& key_type) {
   }
   BioPtr bio = ReadBio(pem);
   if (!bio) return nullptr;
-  return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  // Without a callback OpenSSL asks for a pass phrase on the terminal when the
+  // key is encrypted; this one declines, so an encrypted key just fails.
+  auto no_pass_phrase = [](char*, int, int, void*) -> int { return -1; };
+  return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_pass_phrase, nullptr));
+}
+
+bool IsEncryptedKeyPem(std::string_view pem) {
+  return pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+         pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
 }
 
 std::string CertToPem(X509* cert) {

@@ -52,7 +52,12 @@ StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::str
 // otherwise tries every key type and costs two to three times as much: a key of
 // another type, or PEM the narrowed search does not take, is decoded as
 // without it, so the result is the same.
+// An encrypted key is never decrypted (no pass phrase is asked for): null.
 EvpPkeyPtr KeyFromPem(std::string_view pem, const std::string& key_type = "");
+
+// True when `pem` holds an encrypted private key (PKCS#8 "ENCRYPTED PRIVATE
+// KEY", or a traditional key with "Proc-Type: 4,ENCRYPTED").
+bool IsEncryptedKeyPem(std::string_view pem);
 
 // PEM text of a certificate, or of a private key as unencrypted PKCS#8; ""
 // when OpenSSL fails.

@@ -37,6 +37,11 @@ int VerifyCallback(int preverify_ok, X509_STORE_CTX* ctx) {
 // as in KeyFromPem.
 StatusOr<EvpPkeyPtr> ParseKey(const std::string& pem, const std::string& key_type) {
   EvpPkeyPtr key = KeyFromPem(pem, key_type);
+  if (!key && IsEncryptedKeyPem(pem)) {
+    ERR_clear_error();
+    return InvalidArgument(
+        "the client key is encrypted; kubeconfig client keys must be unencrypted (as for kubectl)");
+  }
   if (!key) return InvalidArgument("the client key is not a PEM private key: " + OpenSslError());
   return key;
 }

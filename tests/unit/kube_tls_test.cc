@@ -3,12 +3,15 @@
 // against the configured CA, tls-server-name, insecure-skip-tls-verify and
 // client certificates from PEM in memory.
 #include <httplib.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <catch2/catch.hpp>
+#include <memory>
+#include <string>
 
 #include "kube/tls_util.h"
 #include "kube/transport.h"
@@ -235,4 +238,41 @@ TEST_CASE("KeyFromPem with a key-type hint gives the same key, whatever the hint
   // Not a key: null with the general decoder's reason, the hint or not.
   CHECK_FALSE(kube::KeyFromPem(leaf.CertPem(), "EC"));
   CHECK(kube::OpenSslError() != "unknown OpenSSL error");
+}
+
+TEST_CASE("an encrypted client key is refused at Create with a clear reason, never prompted for",
+          "[kube][transport][tls]") {
+  KeyPair ca, client;
+  MakeCert(ca, "test-ca", nullptr, nullptr, true);
+  MakeCert(client, "admin", &ca, nullptr, false, true);
+  auto encrypted = [&](bool pkcs8) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+    static const char kPass[] = "secret";
+    int ok = pkcs8 ? PEM_write_bio_PrivateKey(bio.get(), client.key.get(), EVP_aes_256_cbc(),
+                                              nullptr, 0, nullptr, const_cast<char*>(kPass))
+                   : PEM_write_bio_PrivateKey_traditional(bio.get(), client.key.get(),
+                                                          EVP_aes_256_cbc(), nullptr, 0, nullptr,
+                                                          const_cast<char*>(kPass));
+    REQUIRE(ok == 1);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<size_t>(len));
+  };
+  for (bool pkcs8 : {true, false}) {
+    INFO((pkcs8 ? "PKCS#8" : "traditional"));
+    std::string pem = encrypted(pkcs8);
+    CHECK(kube::IsEncryptedKeyPem(pem));
+    CHECK_FALSE(kube::KeyFromPem(pem));
+    CHECK_FALSE(kube::KeyFromPem(pem, "EC"));
+    ERR_clear_error();
+    kube::RestConfig rc;
+    rc.server = "https://127.0.0.1:1";
+    rc.ca_pem = ca.CertPem();
+    rc.client_cert_pem = client.CertPem();
+    rc.client_key_pem = pem;
+    auto t = kube::Transport::Create(rc);
+    REQUIRE_FALSE(t.ok());
+    CHECK_THAT(t.status().message(), Catch::Contains("the client key is encrypted"));
+  }
+  CHECK_FALSE(kube::IsEncryptedKeyPem(client.KeyPem()));
 }
