@@ -10,6 +10,7 @@
 
 #include "api/admission.h"
 #include "api/json.h"
+#include "webhook/http1.h"
 
 namespace webhook {
 namespace {
@@ -17,40 +18,6 @@ namespace {
 constexpr char kGroup[] = "kubevirt.io";
 
 bool IsKubeVirtVersion(std::string_view v) { return v == "v1" || v == "v1alpha3"; }
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static const char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
-// A metav1.Status body for HTTP-level errors (the API server shows its
-// message when a webhook call fails).
-HttpResponse StatusResponse(int code, std::string_view reason, std::string_view message) {
-  HttpResponse r;
-  r.status = code;
-  r.body = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-           "\"message\":\"" + JsonEscape(message) + "\",\"reason\":\"" + JsonEscape(reason) +
-           "\",\"code\":" + std::to_string(code) + "}";
-  return r;
-}
 
 HttpResponse TextResponse(int code, std::string body) {
   HttpResponse r;
@@ -81,7 +48,8 @@ AdmissionResponse FromDecision(const AdmissionRequest& req, const api::Admission
   r.code = d.code;
   r.reason = d.status_reason;
   r.message = d.message;
-  for (const api::Cause& c : d.causes) r.causes.push_back(StatusCause{c.reason, c.message, c.field});
+  for (const api::Cause& c : d.causes)
+    r.causes.push_back(StatusCause{c.reason, c.message, c.field});
   if (d.retry_after_seconds > 0) r.retry_after_seconds = d.retry_after_seconds;
   return r;
 }
@@ -147,9 +115,8 @@ HttpResponse Handler::Handle(const HttpRequest& request) const {
   const std::string& path = request.path;
   const bool is_get = request.method == "GET" || request.method == "HEAD";
   auto wrong_method = [&](const char* allow) {
-    HttpResponse r = StatusResponse(405, "MethodNotAllowed",
-                                    "method " + request.method + " is not allowed on " + path +
-                                        "; use " + allow);
+    HttpResponse r = StatusResponse(
+        405, "method " + request.method + " is not allowed on " + path + "; use " + allow);
     r.headers.emplace_back("Allow", allow);
     return r;
   };
@@ -169,7 +136,7 @@ HttpResponse Handler::Handle(const HttpRequest& request) const {
   } else if (path == "/metrics") {
     response = is_get ? Metrics() : wrong_method("GET");
   } else {
-    response = StatusResponse(404, "NotFound", "no endpoint " + path);
+    response = StatusResponse(404, "no endpoint " + path);
   }
   metrics_->RecordHttpResponse(response.status);
   return response;
@@ -182,14 +149,13 @@ HttpResponse Handler::Admit(const HttpRequest& request, bool migrations) const {
   };
   if (!IsJsonContentType(request.content_type)) {
     record("", "error", "UnsupportedMediaType");
-    return StatusResponse(415, "UnsupportedMediaType",
-                          "Content-Type must be application/json, got \"" +
-                              request.content_type + "\"");
+    return StatusResponse(
+        415, "Content-Type must be application/json, got \"" + request.content_type + "\"");
   }
   auto decoded = DecodeAdmissionReview(request.body);
   if (!decoded.ok()) {
     record("", "error", "BadRequest");
-    return StatusResponse(400, "BadRequest", decoded.status().message());
+    return StatusResponse(400, decoded.status().message());
   }
   const AdmissionRequest& req = *decoded;
   AdmissionResponse out = migrations ? ReviewMigration(req) : ReviewKubeVirt(req);

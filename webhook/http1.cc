@@ -398,14 +398,54 @@ void AppendResponse(const HttpResponse& response, bool head, bool close, std::st
   if (!head) out->append(response.body);
 }
 
-std::string ErrorStatusJson(int code, const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
+namespace {
+
+// metav1.StatusReason for a status code.
+const char* StatusReason(int code) {
+  switch (code) {
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 408: return "Timeout";
+    case 413: return "RequestEntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    default: return code >= 500 ? "InternalError" : "BadRequest";
   }
-  return "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"" +
-         escaped + "\",\"code\":" + std::to_string(code) + "}";
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static const char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpResponse StatusResponse(int code, std::string_view message) {
+  HttpResponse r;
+  r.status = code;
+  r.body =
+      "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+      "\"message\":\"" +
+      JsonEscape(message) + "\",\"reason\":\"" + StatusReason(code) +
+      "\",\"code\":" + std::to_string(code) + "}";
+  return r;
 }
 
 }  // namespace webhook

@@ -93,7 +93,11 @@ const char* ReasonPhrase(int status);
 // body unless `head`.
 void AppendResponse(const HttpResponse& response, bool head, bool close, std::string* out);
 
-// The JSON body of an error the server produces itself (a Kubernetes Status).
-std::string ErrorStatusJson(int code, const std::string& message);
+// An error as the API server shows it when a webhook call fails: a
+// metav1.Status body with `message`, `code` and the reason that goes with the
+// code (BadRequest, NotFound, MethodNotAllowed, Timeout,
+// RequestEntityTooLarge, UnsupportedMediaType, InternalError). Used by the
+// handler and by the server for the errors it answers itself.
+HttpResponse StatusResponse(int code, std::string_view message);
 
 }  // namespace webhook

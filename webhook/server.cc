@@ -433,18 +433,12 @@ class Server::Impl::Loop {
       what = e.what();
     } catch (...) {
     }
-    HttpResponse r;
-    r.status = 500;
-    r.body = ErrorStatusJson(500, "internal error: " + what);
-    return r;
+    return StatusResponse(500, "internal error: " + what);
   }
 
   // An error the server answers itself: the response, then close.
   void Refuse(Conn& c, int status, const std::string& message) {
-    HttpResponse r;
-    r.status = status;
-    r.body = ErrorStatusJson(status, message);
-    AppendResponse(r, false, true, &c.out);
+    AppendResponse(StatusResponse(status, message), false, true, &c.out);
     c.close_after_flush = true;
     c.in.clear();
     c.in_off = 0;

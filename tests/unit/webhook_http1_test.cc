@@ -1,6 +1,8 @@
 // The webhook server's HTTP/1.1 parser and response writer (webhook/http1.h):
 // case tables of accepted and refused requests, byte-at-a-time delivery, and
 // pipelining.
+#include <rapidjson/document.h>
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -228,4 +230,29 @@ TEST_CASE("http1 parser accepts a body near the limit sent in small chunks, with
   REQUIRE(p.Parse(bytes) == Result::kComplete);
   CHECK(p.request().body.size() == body);
   CHECK(p.consumed() == bytes.size());
+}
+
+TEST_CASE("http1 StatusResponse is a metav1.Status with the code's reason and any message") {
+  const std::string message = "bad \"name\" \\ at\nline\t2 \x01 é";
+  struct Case {
+    int code;
+    const char* reason;
+  };
+  for (Case c : {Case{400, "BadRequest"}, Case{404, "NotFound"}, Case{405, "MethodNotAllowed"},
+                 Case{408, "Timeout"}, Case{413, "RequestEntityTooLarge"},
+                 Case{415, "UnsupportedMediaType"}, Case{431, "BadRequest"},
+                 Case{500, "InternalError"}, Case{505, "InternalError"}}) {
+    INFO(c.code);
+    webhook::HttpResponse r = webhook::StatusResponse(c.code, message);
+    CHECK(r.status == c.code);
+    CHECK(r.content_type == "application/json");
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    CHECK(std::string(d["kind"].GetString()) == "Status");
+    CHECK(std::string(d["status"].GetString()) == "Failure");
+    CHECK(std::string(d["message"].GetString()) == message);  // every byte survives
+    CHECK(std::string(d["reason"].GetString()) == c.reason);
+    CHECK(d["code"].GetInt() == c.code);
+  }
 }
