@@ -408,3 +408,61 @@ TEST_CASE("a client that hangs up before its response does not kill the server")
   server.Stop();
   serving.join();
 }
+
+TEST_CASE("requests left in OpenSSL's buffer after a read turn are still answered") {
+  // One loop. While it is held in a handler, a second client writes 40
+  // pipelined requests, each in its own small TLS record: the loop's first
+  // read then takes them all into OpenSSL's buffer and the socket is empty.
+  // A turn ends after 16 reads, so epoll never reports the rest: only the
+  // loop's ready list brings the connection back.
+  OwnServer own;
+  webhook::ServerOptions o;
+  o.threads = 1;
+  std::atomic<bool> release{false};
+  auto server = own.Make(
+      [&](const webhook::HttpRequest& r) {
+        if (r.path == "/hold") {
+          while (!release) std::this_thread::yield();
+        }
+        webhook::HttpResponse out;
+        out.body = "ok " + r.path;
+        return out;
+      },
+      o);
+  std::thread serving([&] { (void)server->Serve(); });
+  TlsConn holder(server->port(), own.Client());
+  TlsConn pipelined(server->port(), own.Client());
+  REQUIRE(holder.connected());
+  REQUIRE(pipelined.connected());
+  REQUIRE(holder.Write(HttpRequestText("GET", "/hold", "", "")));
+  while (server->active_requests() == 0) std::this_thread::yield();
+  constexpr int kRequests = 40;
+  for (int i = 0; i < kRequests; ++i) {
+    REQUIRE(pipelined.Write(HttpRequestText("GET", "/r" + std::to_string(i), "", "")));
+  }
+  release = true;
+  CHECK(StatusOf(holder.ReadResponse()) == 200);
+  int answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    std::string response = pipelined.ReadResponse();
+    if (StatusOf(response) == 200 && response.ends_with("ok /r" + std::to_string(i))) ++answered;
+  }
+  CHECK(answered == kRequests);
+  server->Stop();
+  serving.join();
+}
+
+TEST_CASE("a body of many TLS records is read in full across the server's read turns") {
+  // 900 KiB is about 57 TLS records: more than one turn's 16 reads, so the
+  // rest is read on later turns, when epoll reports the socket again.
+  TlsServer s;
+  TlsConn c(s.port(), s.Verified());
+  REQUIRE(c.connected());
+  const std::string body(900 * 1024, 'x');
+  for (int i = 0; i < 3; ++i) {  // and again on the same connection
+    REQUIRE(c.Write(HttpRequestText("POST", "/big", body, "application/json")));
+    std::string response = c.ReadResponse();
+    CHECK(StatusOf(response) == 200);
+    CHECK_THAT(response, Catch::EndsWith("posted " + std::to_string(body.size())));
+  }
+}
