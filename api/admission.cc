@@ -431,7 +431,7 @@ AdmissionDecision DecideMigration(const AdmissionInput& in) {
 
 KubeVirtValidation ValidateKubeVirt(std::string_view json) {
   rapidjson::Document doc;
-  kube::Status s = json_internal::ParseText(json, doc);
+  base::Status s = json_internal::ParseText(json, doc);
   if (!s.ok()) {
     return Finish({{std::string(kCauseMalformedObject),
                     "cannot decode the KubeVirt object: " + s.message(), ""}},

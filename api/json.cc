@@ -26,18 +26,18 @@ using json_internal::Index;
 using json_internal::Join;
 using json_internal::Member;
 using json_internal::TypeName;
-using kube::Status;
+using base::Status;
 using rapidjson::Value;
 
 #define API_RETURN_IF_ERROR(expr)              \
   do {                                         \
-    ::kube::Status api_status_ = (expr);       \
+    ::base::Status api_status_ = (expr);       \
     if (!api_status_.ok()) return api_status_; \
   } while (0)
 
 Status CheckRoot(const Value& v, std::string_view kind, bool core_v1) {
   if (!v.IsObject()) {
-    return kube::InvalidArgument(std::string("a ") + std::string(kind) +
+    return base::InvalidArgument(std::string("a ") + std::string(kind) +
                                  " must be a JSON object, got " + TypeName(v));
   }
   std::string api_version, got_kind;
@@ -487,8 +487,8 @@ bool WriteCanonical(Writer& w, const Value& v, int depth) {
 }
 
 template <typename T>
-kube::StatusOr<T> ParseTextAs(std::string_view json,
-                              kube::StatusOr<T> (*from_value)(const Value&)) {
+base::StatusOr<T> ParseTextAs(std::string_view json,
+                              base::StatusOr<T> (*from_value)(const Value&)) {
   rapidjson::Document doc;
   API_RETURN_IF_ERROR(json_internal::ParseText(json, doc));
   return from_value(doc);
@@ -496,7 +496,7 @@ kube::StatusOr<T> ParseTextAs(std::string_view json,
 
 }  // namespace
 
-kube::StatusOr<Quantity> ParseQuantityValue(const Value& value, std::string_view field) {
+base::StatusOr<Quantity> ParseQuantityValue(const Value& value, std::string_view field) {
   std::string text;
   if (value.IsString()) {
     text.assign(value.GetString(), value.GetStringLength());
@@ -517,7 +517,7 @@ kube::StatusOr<Quantity> ParseQuantityValue(const Value& value, std::string_view
   return q;
 }
 
-kube::StatusOr<VMI> ParseVMI(const Value& value) {
+base::StatusOr<VMI> ParseVMI(const Value& value) {
   API_RETURN_IF_ERROR(CheckRoot(value, "VirtualMachineInstance", false));
   VMI vmi;
   API_RETURN_IF_ERROR(ParseMeta(value, vmi.meta));
@@ -526,7 +526,7 @@ kube::StatusOr<VMI> ParseVMI(const Value& value) {
   return vmi;
 }
 
-kube::StatusOr<VMIM> ParseVMIM(const Value& value) {
+base::StatusOr<VMIM> ParseVMIM(const Value& value) {
   API_RETURN_IF_ERROR(CheckRoot(value, "VirtualMachineInstanceMigration", false));
   VMIM m;
   API_RETURN_IF_ERROR(ParseMeta(value, m.meta));
@@ -554,7 +554,7 @@ kube::StatusOr<VMIM> ParseVMIM(const Value& value) {
   return m;
 }
 
-kube::StatusOr<KubeVirt> ParseKubeVirt(const Value& value) {
+base::StatusOr<KubeVirt> ParseKubeVirt(const Value& value) {
   API_RETURN_IF_ERROR(CheckRoot(value, "KubeVirt", false));
   KubeVirt kv;
   API_RETURN_IF_ERROR(ParseMeta(value, kv.meta));
@@ -581,7 +581,7 @@ kube::StatusOr<KubeVirt> ParseKubeVirt(const Value& value) {
   return kv;
 }
 
-kube::StatusOr<PVC> ParsePVC(const Value& value) {
+base::StatusOr<PVC> ParsePVC(const Value& value) {
   API_RETURN_IF_ERROR(CheckRoot(value, "PersistentVolumeClaim", true));
   PVC pvc;
   API_RETURN_IF_ERROR(ParseMeta(value, pvc.meta));
@@ -613,14 +613,14 @@ kube::StatusOr<PVC> ParsePVC(const Value& value) {
   return pvc;
 }
 
-kube::StatusOr<VMI> ParseVMI(std::string_view json) { return ParseTextAs<VMI>(json, &ParseVMI); }
-kube::StatusOr<VMIM> ParseVMIM(std::string_view json) {
+base::StatusOr<VMI> ParseVMI(std::string_view json) { return ParseTextAs<VMI>(json, &ParseVMI); }
+base::StatusOr<VMIM> ParseVMIM(std::string_view json) {
   return ParseTextAs<VMIM>(json, &ParseVMIM);
 }
-kube::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json) {
+base::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json) {
   return ParseTextAs<KubeVirt>(json, &ParseKubeVirt);
 }
-kube::StatusOr<PVC> ParsePVC(std::string_view json) { return ParseTextAs<PVC>(json, &ParsePVC); }
+base::StatusOr<PVC> ParsePVC(std::string_view json) { return ParseTextAs<PVC>(json, &ParsePVC); }
 
 std::string ConditionToJson(const Condition& condition) {
   rapidjson::StringBuffer buf;
@@ -704,11 +704,11 @@ int JsonDepth(std::string_view json) {
   return max_depth;
 }
 
-kube::StatusOr<std::string> CanonicalJson(const Value& value) {
+base::StatusOr<std::string> CanonicalJson(const Value& value) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   if (!WriteCanonical(w, value, 0)) {
-    return kube::InvalidArgument("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return base::InvalidArgument("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   return Take(buf);
 }

@@ -18,28 +18,28 @@
 #include <string_view>
 
 #include "api/types.h"
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace api {
 
-kube::StatusOr<VMI> ParseVMI(std::string_view json);
-kube::StatusOr<VMI> ParseVMI(const rapidjson::Value& value);
-kube::StatusOr<VMIM> ParseVMIM(std::string_view json);
-kube::StatusOr<VMIM> ParseVMIM(const rapidjson::Value& value);
+base::StatusOr<VMI> ParseVMI(std::string_view json);
+base::StatusOr<VMI> ParseVMI(const rapidjson::Value& value);
+base::StatusOr<VMIM> ParseVMIM(std::string_view json);
+base::StatusOr<VMIM> ParseVMIM(const rapidjson::Value& value);
 // The KubeVirt custom resource. Reads migration settings from
 // spec.configuration.migrationConfiguration and spec.configuration.migrations;
 // when both set a field, `migrations` wins (field by field). Values must have
 // the right type (integers for limits and timeouts, a quantity string or number
 // for bandwidth) but ranges are not checked here: see ValidateKubeVirt in
 // admission.h.
-kube::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json);
-kube::StatusOr<KubeVirt> ParseKubeVirt(const rapidjson::Value& value);
-kube::StatusOr<PVC> ParsePVC(std::string_view json);
-kube::StatusOr<PVC> ParsePVC(const rapidjson::Value& value);
+base::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json);
+base::StatusOr<KubeVirt> ParseKubeVirt(const rapidjson::Value& value);
+base::StatusOr<PVC> ParsePVC(std::string_view json);
+base::StatusOr<PVC> ParsePVC(const rapidjson::Value& value);
 
 // A quantity from a JSON string ("64Mi") or number (0, 1.5). `field` prefixes
 // the error message.
-kube::StatusOr<Quantity> ParseQuantityValue(const rapidjson::Value& value, std::string_view field);
+base::StatusOr<Quantity> ParseQuantityValue(const rapidjson::Value& value, std::string_view field);
 
 // Encoders: compact JSON objects in the API's field names. Empty strings,
 // false booleans and unset optionals are omitted (as Go's omitempty does),
@@ -54,7 +54,7 @@ std::string VMIMStatusToJson(const VMIMStatus& status);
 // The value serialized compactly with object keys sorted recursively (arrays
 // keep their order): equal strings mean semantically equal JSON.
 // InvalidArgument when nested deeper than kMaxJsonDepth.
-kube::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value);
+base::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value);
 
 // Deepest nesting any api/ walker accepts (hostile input guard).
 inline constexpr int kMaxJsonDepth = 100;

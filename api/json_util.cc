@@ -35,8 +35,8 @@ const char* TypeName(const rapidjson::Value& v) {
   return "unknown";
 }
 
-kube::Status FieldError(std::string_view path, std::string_view problem) {
-  return kube::InvalidArgument(std::string(path) + ": " + std::string(problem));
+base::Status FieldError(std::string_view path, std::string_view problem) {
+  return base::InvalidArgument(std::string(path) + ": " + std::string(problem));
 }
 
 const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view key) {
@@ -48,55 +48,55 @@ const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view key
 }
 
 namespace {
-kube::Status WrongType(std::string_view path, const char* want, const rapidjson::Value& got) {
+base::Status WrongType(std::string_view path, const char* want, const rapidjson::Value& got) {
   return FieldError(path, std::string("must be ") + want + ", got " + TypeName(got));
 }
 }  // namespace
 
-kube::Status GetString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                        std::string& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   if (!v->IsString()) return WrongType(Join(path, key), "a string", *v);
   out.assign(v->GetString(), v->GetStringLength());
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetOptString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetOptString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                           std::optional<std::string>& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   if (!v->IsString()) return WrongType(Join(path, key), "a string", *v);
   out.emplace(v->GetString(), v->GetStringLength());
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetBool(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetBool(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                      bool& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   if (!v->IsBool()) return WrongType(Join(path, key), "a boolean", *v);
   out = v->GetBool();
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetInt64(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetInt64(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                       int64_t& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   if (!v->IsInt64()) {
     if (v->IsNumber())
       return FieldError(Join(path, key), "must be an integer within the int64 range");
     return WrongType(Join(path, key), "an integer", *v);
   }
   out = v->GetInt64();
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetStringMap(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetStringMap(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                           std::map<std::string, std::string>& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   std::string here = Join(path, key);
   if (!v->IsObject()) return WrongType(here, "an object", *v);
   for (const auto& m : v->GetObject()) {
@@ -104,13 +104,13 @@ kube::Status GetStringMap(const rapidjson::Value& obj, std::string_view key, std
     if (!m.value.IsString()) return WrongType(here + "[" + k + "]", "a string", m.value);
     out[k] = std::string(m.value.GetString(), m.value.GetStringLength());
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetStringArray(const rapidjson::Value& obj, std::string_view key,
+base::Status GetStringArray(const rapidjson::Value& obj, std::string_view key,
                             std::string_view path, std::vector<std::string>& out) {
   const rapidjson::Value* v = Member(obj, key);
-  if (v == nullptr) return kube::Status::Ok();
+  if (v == nullptr) return base::Status::Ok();
   std::string here = Join(path, key);
   if (!v->IsArray()) return WrongType(here, "an array", *v);
   size_t i = 0;
@@ -119,39 +119,39 @@ kube::Status GetStringArray(const rapidjson::Value& obj, std::string_view key,
     out.emplace_back(e.GetString(), e.GetStringLength());
     ++i;
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetObject(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetObject(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                        const rapidjson::Value*& out) {
   out = Member(obj, key);
   if (out != nullptr && !out->IsObject()) {
-    kube::Status s = WrongType(Join(path, key), "an object", *out);
+    base::Status s = WrongType(Join(path, key), "an object", *out);
     out = nullptr;
     return s;
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status GetArray(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetArray(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                       const rapidjson::Value*& out) {
   out = Member(obj, key);
   if (out != nullptr && !out->IsArray()) {
-    kube::Status s = WrongType(Join(path, key), "an array", *out);
+    base::Status s = WrongType(Join(path, key), "an array", *out);
     out = nullptr;
     return s;
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status ParseText(std::string_view json, rapidjson::Document& doc) {
+base::Status ParseText(std::string_view json, rapidjson::Document& doc) {
   // Iterative parsing keeps hostile nesting ("[[[[...") off the stack.
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
-    return kube::InvalidArgument("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
+    return base::InvalidArgument("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
                                  ": " + rapidjson::GetParseError_En(doc.GetParseError()));
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace api::json_internal

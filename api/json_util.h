@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace api::json_internal {
 
@@ -23,31 +23,31 @@ std::string Index(std::string_view parent, size_t i);
 // A short description of a JSON value's type for messages: "a string", "an array"...
 const char* TypeName(const rapidjson::Value& v);
 
-kube::Status FieldError(std::string_view path, std::string_view problem);
+base::Status FieldError(std::string_view path, std::string_view problem);
 
 // The member `key` of object `obj`, or null when absent or null.
 const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view key);
 
-kube::Status GetString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                        std::string& out);
-kube::Status GetOptString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetOptString(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                           std::optional<std::string>& out);
-kube::Status GetBool(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetBool(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                      bool& out);
-kube::Status GetInt64(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetInt64(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                       int64_t& out);
-kube::Status GetStringMap(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetStringMap(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                           std::map<std::string, std::string>& out);
-kube::Status GetStringArray(const rapidjson::Value& obj, std::string_view key,
+base::Status GetStringArray(const rapidjson::Value& obj, std::string_view key,
                             std::string_view path, std::vector<std::string>& out);
 // Sets *out to the member when it is an object, to null when absent or null.
-kube::Status GetObject(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetObject(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                        const rapidjson::Value*& out);
-kube::Status GetArray(const rapidjson::Value& obj, std::string_view key, std::string_view path,
+base::Status GetArray(const rapidjson::Value& obj, std::string_view key, std::string_view path,
                       const rapidjson::Value*& out);
 
 // Parses text into `doc` with the iterative parser; InvalidArgument with the
 // offset and RapidJSON's message on failure.
-kube::Status ParseText(std::string_view json, rapidjson::Document& doc);
+base::Status ParseText(std::string_view json, rapidjson::Document& doc);
 
 }  // namespace api::json_internal

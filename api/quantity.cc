@@ -22,11 +22,11 @@ constexpr std::string_view kFormatError =
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 constexpr std::string_view kSuffixError = "unable to parse quantity's suffix";
 
-kube::Status QuantityError(std::string_view what, std::string_view text) {
+base::Status QuantityError(std::string_view what, std::string_view text) {
   // Quote a bounded prefix: the input is untrusted and may be huge.
   std::string shown(text.substr(0, 64));
   if (text.size() > 64) shown += "...";
-  return kube::InvalidArgument(std::string(what) + ", got \"" + shown + "\"");
+  return base::InvalidArgument(std::string(what) + ", got \"" + shown + "\"");
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -117,7 +117,7 @@ i128 DivAwayFromZero(i128 a, i128 b) {
 
 }  // namespace
 
-kube::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
+base::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   if (text.empty()) return QuantityError(kFormatError, text);
   size_t pos = 0;
   bool negative = false;
@@ -231,9 +231,9 @@ int64_t Quantity::MilliValue() const {
   return static_cast<int64_t>(v);
 }
 
-kube::StatusOr<int64_t> Quantity::Bytes() const {
-  if (nanos_ < 0) return kube::InvalidArgument("quantity " + String() + " is negative");
-  if (capped_) return kube::OutOfRange("quantity exceeds " + String() + " bytes");
+base::StatusOr<int64_t> Quantity::Bytes() const {
+  if (nanos_ < 0) return base::InvalidArgument("quantity " + String() + " is negative");
+  if (capped_) return base::OutOfRange("quantity exceeds " + String() + " bytes");
   return Value();
 }
 

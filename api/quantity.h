@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace api {
 
@@ -36,7 +36,7 @@ class Quantity {
 
   // InvalidArgument for anything outside the grammar, with Kubernetes' message
   // "quantities must match the regular expression '...'" (plus the input).
-  static kube::StatusOr<Quantity> Parse(std::string_view text);
+  static base::StatusOr<Quantity> Parse(std::string_view text);
 
   // Exact integer quantities.
   static Quantity FromInt64(int64_t value, Format format = Format::kDecimalSI);
@@ -49,7 +49,7 @@ class Quantity {
   int64_t MilliValue() const;
   // The value as a byte count: Value(), but InvalidArgument when negative and
   // OutOfRange when the input exceeded 2^63-1 (Kubernetes silently caps).
-  kube::StatusOr<int64_t> Bytes() const;
+  base::StatusOr<int64_t> Bytes() const;
 
   bool IsZero() const { return nanos_ == 0; }
   int Sign() const { return nanos_ < 0 ? -1 : (nanos_ > 0 ? 1 : 0); }

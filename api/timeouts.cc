@@ -41,7 +41,7 @@ BytesToCopy ComputeBytesToCopy(const VMI& vmi) {
           known = false;
           break;
         }
-        kube::StatusOr<int64_t> size = v.capacity->Bytes();
+        base::StatusOr<int64_t> size = v.capacity->Bytes();
         if (!size.ok()) {
           known = false;
         } else {

@@ -9,9 +9,9 @@ namespace {
 
 using Query = std::vector<std::pair<std::string, std::string>>;
 
-StatusOr<Object> ParseResponseObject(const HttpResponse& r) {
+base::StatusOr<Object> ParseResponseObject(const HttpResponse& r) {
   auto obj = ParseObject(r.body);
-  if (!obj.ok()) return Internal("the server returned an invalid object: " + obj.status().message());
+  if (!obj.ok()) return base::Internal("the server returned an invalid object: " + obj.status().message());
   return obj;
 }
 
@@ -47,7 +47,7 @@ const char* PatchContentType(PatchType type) {
 Client::Client(std::unique_ptr<Transport> transport) : transport_(std::move(transport)) {}
 Client::~Client() = default;
 
-StatusOr<std::unique_ptr<Client>> Client::Create(RestConfig config, Clock* clock,
+base::StatusOr<std::unique_ptr<Client>> Client::Create(RestConfig config, base::Clock* clock,
                                                  RetryPolicy retry) {
   auto t = Transport::Create(config, clock, retry);
   if (!t.ok()) return t.status();
@@ -60,7 +60,7 @@ void Client::SetWarningHandler(std::function<void(const std::string&)> handler) 
   transport_->SetWarningHandler(std::move(handler));
 }
 
-StatusOr<HttpResponse> Client::Do(const std::string& method, const std::string& path,
+base::StatusOr<HttpResponse> Client::Do(const std::string& method, const std::string& path,
                                   const Query& query, std::string_view body,
                                   std::string_view content_type) {
   HttpRequest req;
@@ -72,15 +72,15 @@ StatusOr<HttpResponse> Client::Do(const std::string& method, const std::string& 
   return transport_->Do(req);
 }
 
-StatusOr<Object> Client::Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
+base::StatusOr<Object> Client::Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
                              std::string_view subresource) {
-  if (name.empty()) return InvalidArgument("Get: name is empty");
+  if (name.empty()) return base::InvalidArgument("Get: name is empty");
   auto r = Do("GET", ResourcePath(ref, ns, name, subresource));
   if (!r.ok()) return r.status();
   return ParseResponseObject(*r);
 }
 
-StatusOr<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
+base::StatusOr<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
                                   const ListOptions& o) {
   Query q;
   if (!o.label_selector.empty()) q.emplace_back("labelSelector", o.label_selector);
@@ -93,7 +93,7 @@ StatusOr<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
   if (!r.ok()) return r.status();
   rapidjson::Document doc;
   doc.Parse(r->body.data(), r->body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Internal("list response is not a JSON object");
+  if (doc.HasParseError() || !doc.IsObject()) return base::Internal("list response is not a JSON object");
   ObjectList out;
   std::string kind, api_version;
   if (auto k = doc.FindMember("kind"); k != doc.MemberEnd() && k->value.IsString()) {
@@ -121,16 +121,16 @@ StatusOr<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
     out.items.reserve(items->value.Size());
     for (const auto& item : items->value.GetArray()) {
       auto obj = ObjectFromValue(item, api_version, kind);
-      if (!obj.ok()) return Internal("list item is invalid: " + obj.status().message());
+      if (!obj.ok()) return base::Internal("list item is invalid: " + obj.status().message());
       out.items.push_back(std::move(*obj));
     }
   } else if (items != doc.MemberEnd() && !items->value.IsNull()) {
-    return Internal("list response has a non-array items field");
+    return base::Internal("list response has a non-array items field");
   }
   return out;
 }
 
-StatusOr<Object> Client::Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
+base::StatusOr<Object> Client::Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
                                 const CreateOptions& o) {
   Query q;
   AddWriteOptions(q, o.dry_run, o.field_manager);
@@ -139,9 +139,9 @@ StatusOr<Object> Client::Create(const ResourceRef& ref, std::string_view ns, std
   return ParseResponseObject(*r);
 }
 
-StatusOr<Object> Client::Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
+base::StatusOr<Object> Client::Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
                                 std::string_view body, const UpdateOptions& o) {
-  if (name.empty()) return InvalidArgument("Update: name is empty");
+  if (name.empty()) return base::InvalidArgument("Update: name is empty");
   Query q;
   AddWriteOptions(q, o.dry_run, o.field_manager);
   auto r = Do("PUT", ResourcePath(ref, ns, name, o.subresource), q, body, "application/json");
@@ -149,15 +149,15 @@ StatusOr<Object> Client::Update(const ResourceRef& ref, std::string_view ns, std
   return ParseResponseObject(*r);
 }
 
-StatusOr<Object> Client::Update(const ResourceRef& ref, const Object& obj, const UpdateOptions& o) {
+base::StatusOr<Object> Client::Update(const ResourceRef& ref, const Object& obj, const UpdateOptions& o) {
   return Update(ref, obj.namespace_, obj.name, obj.ToJson(), o);
 }
 
-StatusOr<Object> Client::Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
+base::StatusOr<Object> Client::Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
                                PatchType type, std::string_view patch, const PatchOptions& o) {
-  if (name.empty()) return InvalidArgument("Patch: name is empty");
+  if (name.empty()) return base::InvalidArgument("Patch: name is empty");
   if (type == PatchType::kApply && o.field_manager.empty()) {
-    return InvalidArgument("Patch: server-side apply needs a field manager");
+    return base::InvalidArgument("Patch: server-side apply needs a field manager");
   }
   Query q;
   AddWriteOptions(q, o.dry_run, o.field_manager);
@@ -168,9 +168,9 @@ StatusOr<Object> Client::Patch(const ResourceRef& ref, std::string_view ns, std:
   return ParseResponseObject(*r);
 }
 
-Status Client::Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
+base::Status Client::Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
                       const DeleteOptions& o) {
-  if (name.empty()) return InvalidArgument("Delete: name is empty");
+  if (name.empty()) return base::InvalidArgument("Delete: name is empty");
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -214,10 +214,10 @@ Status Client::Delete(const ResourceRef& ref, std::string_view ns, std::string_v
   }
   auto r = Do("DELETE", ResourcePath(ref, ns, name), q,
               std::string_view(buf.GetString(), buf.GetSize()), "application/json");
-  return r.ok() ? Status::Ok() : r.status();
+  return r.ok() ? base::Status::Ok() : r.status();
 }
 
-StatusOr<std::unique_ptr<kube::Watch>> Client::Watch(const ResourceRef& ref, std::string_view ns,
+base::StatusOr<std::unique_ptr<kube::Watch>> Client::Watch(const ResourceRef& ref, std::string_view ns,
                                                      const WatchOptions& o) {
   HttpRequest req;
   req.path = ResourcePath(ref, ns);

@@ -1,6 +1,6 @@
 // Client: the REST verbs of the Kubernetes API on top of Transport.
 //
-// Every method returns the API's error as a kube::Status (404 NotFound,
+// Every method returns the API's error as a base::Status (404 NotFound,
 // 409 Aborted/AlreadyExists, 410 OutOfRange, ...), keeping the API's reason,
 // message and details. Thread safety: all methods may be called concurrently.
 #pragma once
@@ -14,10 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "kube/config.h"
 #include "kube/object.h"
-#include "kube/status.h"
+#include "base/status.h"
 #include "kube/transport.h"
 #include "kube/watch.h"
 
@@ -95,7 +95,7 @@ class Client {
  public:
   // The clock drives rate limiting, retries and credential expiry; it must
   // outlive the client.
-  static StatusOr<std::unique_ptr<Client>> Create(RestConfig config, Clock* clock = RealClock(),
+  static base::StatusOr<std::unique_ptr<Client>> Create(RestConfig config, base::Clock* clock = base::RealClock(),
                                                   RetryPolicy retry = {});
   ~Client();
 
@@ -104,33 +104,33 @@ class Client {
   // Set before issuing requests.
   void SetWarningHandler(std::function<void(const std::string&)> handler);
 
-  StatusOr<Object> Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
+  base::StatusOr<Object> Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
                        std::string_view subresource = "");
-  StatusOr<ObjectList> List(const ResourceRef& ref, std::string_view ns,
+  base::StatusOr<ObjectList> List(const ResourceRef& ref, std::string_view ns,
                             const ListOptions& options = {});
   // `body` is the object's JSON; metadata.generateName is honoured by the
   // server when metadata.name is empty.
-  StatusOr<Object> Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
+  base::StatusOr<Object> Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
                           const CreateOptions& options = {});
   // PUT of the whole object (or subresource); metadata.resourceVersion in the
   // body makes it conditional (Aborted on conflict).
-  StatusOr<Object> Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
+  base::StatusOr<Object> Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
                           std::string_view body, const UpdateOptions& options = {});
-  StatusOr<Object> Update(const ResourceRef& ref, const Object& obj,
+  base::StatusOr<Object> Update(const ResourceRef& ref, const Object& obj,
                           const UpdateOptions& options = {});
-  StatusOr<Object> Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
+  base::StatusOr<Object> Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
                          PatchType type, std::string_view patch, const PatchOptions& options = {});
   // Ok when the object is gone or marked for deletion (finalizers pending).
-  Status Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
+  base::Status Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
                 const DeleteOptions& options = {});
   // Starts a watch; blocks until the server accepted it. An expired
   // resource_version fails here with OutOfRange (HTTP 410) or arrives as an
   // ERROR event with an OutOfRange status.
-  StatusOr<std::unique_ptr<kube::Watch>> Watch(const ResourceRef& ref, std::string_view ns,
+  base::StatusOr<std::unique_ptr<kube::Watch>> Watch(const ResourceRef& ref, std::string_view ns,
                                                const WatchOptions& options = {});
 
   // A raw request (discovery and the like). Non-2xx responses become a Status.
-  StatusOr<HttpResponse> Do(const std::string& method, const std::string& path,
+  base::StatusOr<HttpResponse> Do(const std::string& method, const std::string& path,
                             const std::vector<std::pair<std::string, std::string>>& query = {},
                             std::string_view body = "", std::string_view content_type = "");
 

@@ -13,17 +13,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-StatusOr<std::string> ReadWholeFile(const std::string& path) {
+base::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read file " + path);
+  if (!in) return base::NotFound("cannot read file " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return Internal("error reading file " + path);
+  if (in.bad()) return base::Internal("error reading file " + path);
   return ss.str();
 }
 
 // Standard and URL-safe alphabets; whitespace is skipped, padding optional.
-StatusOr<std::string> Base64Decode(const std::string& in) {
+base::StatusOr<std::string> Base64Decode(const std::string& in) {
   std::string out;
   unsigned int acc = 0;
   int bits = 0;
@@ -36,7 +36,7 @@ StatusOr<std::string> Base64Decode(const std::string& in) {
     else if (c == '/' || c == '_') v = 63;
     else if (c == '=') break;
     else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    else return InvalidArgument(std::string("invalid base64 character '") + c + "'");
+    else return base::InvalidArgument(std::string("invalid base64 character '") + c + "'");
     acc = (acc << 6) | static_cast<unsigned int>(v);
     bits += 6;
     if (bits >= 8) {
@@ -88,61 +88,61 @@ bool Bool(const YAML::Node& n, const char* key) {
   return s == "true" || s == "True" || s == "TRUE";
 }
 
-Status MergeSection(const YAML::Node& root, const char* section, const char* inner,
+base::Status MergeSection(const YAML::Node& root, const char* section, const char* inner,
                     const std::string& file, std::map<std::string, Entry>& into) {
   YAML::Node list = root[section];
-  if (!list || list.IsNull()) return Status::Ok();
+  if (!list || list.IsNull()) return base::Status::Ok();
   if (!list.IsSequence()) {
-    return InvalidArgument(file + ": '" + section + "' must be a list");
+    return base::InvalidArgument(file + ": '" + section + "' must be a list");
   }
   for (const auto& item : list) {
     std::string name = Scalar(item, "name");
     if (name.empty()) {
-      return InvalidArgument(file + ": an entry of '" + section + "' has no name");
+      return base::InvalidArgument(file + ": an entry of '" + section + "' has no name");
     }
     YAML::Node body = item[inner];
     if (body && !body.IsNull() && !body.IsMap()) {
-      return InvalidArgument(file + ": " + section + " \"" + name + "\": '" + inner +
+      return base::InvalidArgument(file + ": " + section + " \"" + name + "\": '" + inner +
                              "' must be a map");
     }
     into.emplace(name, Entry{body ? body : YAML::Node(YAML::NodeType::Map), file});
   }
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
-Status MergeFile(const std::string& file, Merged& m) {
+base::Status MergeFile(const std::string& file, Merged& m) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
   } catch (const YAML::Exception& e) {
-    return InvalidArgument("cannot parse kubeconfig " + file + ": " + e.what());
+    return base::InvalidArgument("cannot parse kubeconfig " + file + ": " + e.what());
   }
   m.files.push_back(file);
-  if (root.IsNull()) return Status::Ok();  // an empty file is a valid, empty kubeconfig
-  if (!root.IsMap()) return InvalidArgument("kubeconfig " + file + " is not a YAML map");
+  if (root.IsNull()) return base::Status::Ok();  // an empty file is a valid, empty kubeconfig
+  if (!root.IsMap()) return base::InvalidArgument("kubeconfig " + file + " is not a YAML map");
   for (auto [section, inner] : {std::pair{"clusters", "cluster"}, std::pair{"users", "user"},
                                 std::pair{"contexts", "context"}}) {
     auto& into = std::string(section) == "clusters" ? m.clusters
                  : std::string(section) == "users"  ? m.users
                                                     : m.contexts;
-    Status s = MergeSection(root, section, inner, file, into);
+    base::Status s = MergeSection(root, section, inner, file, into);
     if (!s.ok()) return s;
   }
   if (m.current_context.empty()) {
     m.current_context = Scalar(root, "current-context");
     if (!m.current_context.empty()) m.current_context_file = file;
   }
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
 // Reads "<key>-data" (base64) or "<key>" (a path relative to the entry's file).
 // The -data form wins when both are set, as in client-go.
-StatusOr<std::string> DataOrFile(const Entry& e, const std::string& key, const std::string& what) {
+base::StatusOr<std::string> DataOrFile(const Entry& e, const std::string& key, const std::string& what) {
   std::string data = Scalar(e.node, (key + "-data").c_str());
   if (!data.empty()) {
     auto decoded = Base64Decode(data);
     if (!decoded.ok()) {
-      return InvalidArgument(e.file + ": " + what + ": " + key + "-data: " +
+      return base::InvalidArgument(e.file + ": " + what + ": " + key + "-data: " +
                              decoded.status().message());
     }
     return decoded;
@@ -152,23 +152,23 @@ StatusOr<std::string> DataOrFile(const Entry& e, const std::string& key, const s
   std::string resolved = Resolve(path, fs::path(e.file).parent_path());
   auto content = ReadWholeFile(resolved);
   if (!content.ok()) {
-    return InvalidArgument(e.file + ": " + what + ": " + key + " " + resolved +
+    return base::InvalidArgument(e.file + ": " + what + ": " + key + " " + resolved +
                            " cannot be read");
   }
   return content;
 }
 
-Status ParseExec(const Entry& e, const std::string& user, ExecConfig& out) {
+base::Status ParseExec(const Entry& e, const std::string& user, ExecConfig& out) {
   YAML::Node ex = e.node["exec"];
   std::string where = e.file + ": user \"" + user + "\": exec";
   out.api_version = Scalar(ex, "apiVersion");
   if (out.api_version != "client.authentication.k8s.io/v1" &&
       out.api_version != "client.authentication.k8s.io/v1beta1") {
-    return InvalidArgument(where + ": unsupported apiVersion \"" + out.api_version +
+    return base::InvalidArgument(where + ": unsupported apiVersion \"" + out.api_version +
                            "\" (want client.authentication.k8s.io/v1 or v1beta1)");
   }
   out.command = Scalar(ex, "command");
-  if (out.command.empty()) return InvalidArgument(where + ": command is empty");
+  if (out.command.empty()) return base::InvalidArgument(where + ": command is empty");
   // client-go resolves only commands that name a relative path, not bare names
   // looked up in PATH.
   if (out.command.find('/') != std::string::npos) {
@@ -176,48 +176,48 @@ Status ParseExec(const Entry& e, const std::string& user, ExecConfig& out) {
   }
   if (YAML::Node args = ex["args"]; args && args.IsSequence()) {
     for (const auto& a : args) {
-      if (!a.IsScalar()) return InvalidArgument(where + ": args must be strings");
+      if (!a.IsScalar()) return base::InvalidArgument(where + ": args must be strings");
       out.args.push_back(a.Scalar());
     }
   }
   if (YAML::Node env = ex["env"]; env && env.IsSequence()) {
     for (const auto& kv : env) {
       std::string name = Scalar(kv, "name");
-      if (name.empty()) return InvalidArgument(where + ": an env entry has no name");
+      if (name.empty()) return base::InvalidArgument(where + ": an env entry has no name");
       out.env.emplace_back(name, Scalar(kv, "value"));
     }
   }
   out.install_hint = Scalar(ex, "installHint");
   out.interactive_mode = Scalar(ex, "interactiveMode");
   if (out.api_version == "client.authentication.k8s.io/v1" && out.interactive_mode.empty()) {
-    return InvalidArgument(where + ": interactiveMode must be set for " + out.api_version);
+    return base::InvalidArgument(where + ": interactiveMode must be set for " + out.api_version);
   }
   if (!out.interactive_mode.empty() && out.interactive_mode != "Never" &&
       out.interactive_mode != "IfAvailable" && out.interactive_mode != "Always") {
-    return InvalidArgument(where + ": invalid interactiveMode \"" + out.interactive_mode + "\"");
+    return base::InvalidArgument(where + ": invalid interactiveMode \"" + out.interactive_mode + "\"");
   }
   out.provide_cluster_info = Bool(ex, "provideClusterInfo");
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
-StatusOr<RestConfig> Build(const Merged& m, const KubeconfigOptions& options) {
+base::StatusOr<RestConfig> Build(const Merged& m, const KubeconfigOptions& options) {
   std::string ctx_name = options.context.empty() ? m.current_context : options.context;
   if (ctx_name.empty()) {
-    return InvalidArgument("no context chosen: current-context is not set in " + FileList(m) +
+    return base::InvalidArgument("no context chosen: current-context is not set in " + FileList(m) +
                            " and no --context was given");
   }
   auto ctx_it = m.contexts.find(ctx_name);
   if (ctx_it == m.contexts.end()) {
-    return InvalidArgument("context \"" + ctx_name + "\" not found in kubeconfig " + FileList(m));
+    return base::InvalidArgument("context \"" + ctx_name + "\" not found in kubeconfig " + FileList(m));
   }
   const Entry& ctx = ctx_it->second;
   std::string cluster_name = Scalar(ctx.node, "cluster");
   if (cluster_name.empty()) {
-    return InvalidArgument(ctx.file + ": context \"" + ctx_name + "\" names no cluster");
+    return base::InvalidArgument(ctx.file + ": context \"" + ctx_name + "\" names no cluster");
   }
   auto cl_it = m.clusters.find(cluster_name);
   if (cl_it == m.clusters.end()) {
-    return InvalidArgument("context \"" + ctx_name + "\" (" + ctx.file + ") refers to cluster \"" +
+    return base::InvalidArgument("context \"" + ctx_name + "\" (" + ctx.file + ") refers to cluster \"" +
                            cluster_name + "\", which is not defined in " + FileList(m));
   }
   const Entry& cl = cl_it->second;
@@ -225,7 +225,7 @@ StatusOr<RestConfig> Build(const Merged& m, const KubeconfigOptions& options) {
   RestConfig rc;
   rc.server = Scalar(cl.node, "server");
   if (rc.server.empty()) {
-    return InvalidArgument(cl.file + ": cluster \"" + cluster_name + "\" has no server");
+    return base::InvalidArgument(cl.file + ": cluster \"" + cluster_name + "\" has no server");
   }
   while (!rc.server.empty() && rc.server.back() == '/') rc.server.pop_back();
   auto ca = DataOrFile(cl, "certificate-authority", "cluster \"" + cluster_name + "\"");
@@ -238,7 +238,7 @@ StatusOr<RestConfig> Build(const Merged& m, const KubeconfigOptions& options) {
   if (!user_name.empty()) {
     auto u_it = m.users.find(user_name);
     if (u_it == m.users.end()) {
-      return InvalidArgument("context \"" + ctx_name + "\" (" + ctx.file + ") refers to user \"" +
+      return base::InvalidArgument("context \"" + ctx_name + "\" (" + ctx.file + ") refers to user \"" +
                              user_name + "\", which is not defined in " + FileList(m));
     }
     const Entry& u = u_it->second;
@@ -255,13 +255,13 @@ StatusOr<RestConfig> Build(const Merged& m, const KubeconfigOptions& options) {
     rc.client_cert_pem = *cert;
     rc.client_key_pem = *key;
     if (rc.client_cert_pem.empty() != rc.client_key_pem.empty()) {
-      return InvalidArgument(u.file + ": " + what +
+      return base::InvalidArgument(u.file + ": " + what +
                              " has a client certificate without a key, or a key without a "
                              "certificate");
     }
     if (u.node["exec"] && !u.node["exec"].IsNull()) {
       ExecConfig ex;
-      Status s = ParseExec(u, user_name, ex);
+      base::Status s = ParseExec(u, user_name, ex);
       if (!s.ok()) return s;
       rc.exec = std::move(ex);
     }
@@ -280,7 +280,7 @@ std::string Env(const char* name) {
 
 }  // namespace
 
-StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
+base::StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
                                         const std::string& kubeconfig_env,
                                         const std::string& home) {
   Merged m;
@@ -288,9 +288,9 @@ StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
     // An explicit file must exist (kubectl fails rather than falling back).
     std::error_code ec;
     if (!fs::exists(options.explicit_path, ec)) {
-      return NotFound("kubeconfig " + options.explicit_path + " (--kubeconfig) does not exist");
+      return base::NotFound("kubeconfig " + options.explicit_path + " (--kubeconfig) does not exist");
     }
-    Status s = MergeFile(options.explicit_path, m);
+    base::Status s = MergeFile(options.explicit_path, m);
     if (!s.ok()) return s;
   } else if (!kubeconfig_env.empty()) {
     // Missing entries of the KUBECONFIG list are skipped, as kubectl does.
@@ -305,32 +305,32 @@ StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
       seen.push_back(path);
       std::error_code ec;
       if (!fs::exists(path, ec)) continue;
-      Status s = MergeFile(path, m);
+      base::Status s = MergeFile(path, m);
       if (!s.ok()) return s;
     }
     if (m.files.empty()) {
-      return NotFound("none of the files in KUBECONFIG (" + kubeconfig_env + ") exists");
+      return base::NotFound("none of the files in KUBECONFIG (" + kubeconfig_env + ") exists");
     }
   } else {
-    if (home.empty()) return NotFound("no kubeconfig: KUBECONFIG and HOME are not set");
+    if (home.empty()) return base::NotFound("no kubeconfig: KUBECONFIG and HOME are not set");
     std::string path = (fs::path(home) / ".kube" / "config").string();
     std::error_code ec;
-    if (!fs::exists(path, ec)) return NotFound("no kubeconfig: " + path + " does not exist");
-    Status s = MergeFile(path, m);
+    if (!fs::exists(path, ec)) return base::NotFound("no kubeconfig: " + path + " does not exist");
+    base::Status s = MergeFile(path, m);
     if (!s.ok()) return s;
   }
   return Build(m, options);
 }
 
-StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options) {
+base::StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options) {
   return LoadKubeconfigFrom(options, Env("KUBECONFIG"), Env("HOME"));
 }
 
-StatusOr<RestConfig> InClusterConfig(const std::string& root) {
+base::StatusOr<RestConfig> InClusterConfig(const std::string& root) {
   std::string host = Env("KUBERNETES_SERVICE_HOST");
   std::string port = Env("KUBERNETES_SERVICE_PORT");
   if (host.empty() || port.empty()) {
-    return FailedPrecondition(
+    return base::FailedPrecondition(
         "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be "
         "set");
   }
@@ -340,7 +340,7 @@ StatusOr<RestConfig> InClusterConfig(const std::string& root) {
               port;
   auto token = ReadWholeFile(dir + "/token");
   if (!token.ok()) {
-    return FailedPrecondition("in-cluster config: cannot read the service account token " + dir +
+    return base::FailedPrecondition("in-cluster config: cannot read the service account token " + dir +
                               "/token");
   }
   rc.bearer_token = *token;
@@ -351,7 +351,7 @@ StatusOr<RestConfig> InClusterConfig(const std::string& root) {
   rc.bearer_token_file = dir + "/token";
   auto ca = ReadWholeFile(dir + "/ca.crt");
   if (!ca.ok()) {
-    return FailedPrecondition("in-cluster config: cannot read the cluster CA " + dir + "/ca.crt");
+    return base::FailedPrecondition("in-cluster config: cannot read the cluster CA " + dir + "/ca.crt");
   }
   rc.ca_pem = *ca;
   auto ns = ReadWholeFile(dir + "/namespace");
@@ -363,7 +363,7 @@ StatusOr<RestConfig> InClusterConfig(const std::string& root) {
   return rc;
 }
 
-StatusOr<RestConfig> DefaultConfig(const KubeconfigOptions& options) {
+base::StatusOr<RestConfig> DefaultConfig(const KubeconfigOptions& options) {
   if (options.explicit_path.empty() && Env("KUBECONFIG").empty() &&
       !Env("KUBERNETES_SERVICE_HOST").empty()) {
     auto rc = InClusterConfig();

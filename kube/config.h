@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace kube {
 
@@ -57,22 +57,22 @@ struct KubeconfigOptions {
 // Loads and merges kubeconfig files as kubectl does. Relative paths inside a
 // file resolve against that file's directory. Returns InvalidArgument for
 // malformed files or missing entries, NotFound when no file exists.
-StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options);
+base::StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options);
 
 // Same as LoadKubeconfig, with the KUBECONFIG value and home directory given
 // explicitly (for tests and for callers that already read the environment).
-StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
+base::StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
                                         const std::string& kubeconfig_env,
                                         const std::string& home);
 
 // The pod's service-account config. `root` replaces "/" as the prefix of
 // /var/run/secrets/kubernetes.io/serviceaccount (for tests). Returns
 // FailedPrecondition when KUBERNETES_SERVICE_HOST/PORT are not set.
-StatusOr<RestConfig> InClusterConfig(const std::string& root = "");
+base::StatusOr<RestConfig> InClusterConfig(const std::string& root = "");
 
 // Explicit --kubeconfig > in-cluster (when KUBERNETES_SERVICE_HOST is set and
 // no KUBECONFIG is set) > KUBECONFIG/~/.kube/config. A namespace override
 // applies to every source.
-StatusOr<RestConfig> DefaultConfig(const KubeconfigOptions& options);
+base::StatusOr<RestConfig> DefaultConfig(const KubeconfigOptions& options);
 
 }  // namespace kube

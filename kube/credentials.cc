@@ -59,16 +59,16 @@ struct ProcessResult {
 // Runs argv with extra environment variables, stdin from /dev/null, and
 // collects stdout and stderr. posix_spawn avoids running code between fork and
 // exec in a multi-threaded process. Returns the spawn errno on failure.
-StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+base::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    int& spawn_errno) {
   spawn_errno = 0;
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return Internal("pipe: " + std::string(strerror(errno)));
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return base::Internal("pipe: " + std::string(strerror(errno)));
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     close(out_pipe[0]);
     close(out_pipe[1]);
-    return Internal("pipe: " + std::string(strerror(errno)));
+    return base::Internal("pipe: " + std::string(strerror(errno)));
   }
   std::vector<std::string> env_strings;
   for (char** e = environ; e && *e; ++e) {
@@ -99,7 +99,7 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     close(out_pipe[0]);
     close(err_pipe[0]);
     spawn_errno = rc;
-    return Internal("spawn " + argv[0] + ": " + strerror(rc));
+    return base::Internal("spawn " + argv[0] + ": " + strerror(rc));
   }
   ProcessResult result;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
@@ -142,10 +142,10 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
 
 }  // namespace
 
-TokenFileSource::TokenFileSource(std::string path, Clock* clock, std::chrono::nanoseconds refresh)
+TokenFileSource::TokenFileSource(std::string path, base::Clock* clock, std::chrono::nanoseconds refresh)
     : path_(std::move(path)), clock_(clock), refresh_(refresh) {}
 
-StatusOr<std::string> TokenFileSource::Token() {
+base::StatusOr<std::string> TokenFileSource::Token() {
   std::lock_guard<std::mutex> l(mu_);
   struct stat st {};
   int64_t mtime = 0;
@@ -159,7 +159,7 @@ StatusOr<std::string> TokenFileSource::Token() {
   if (in) ss << in.rdbuf();
   if (!in || in.bad()) {
     if (have_) return token_;
-    return Unauthenticated("cannot read bearer token file " + path_);
+    return base::Unauthenticated("cannot read bearer token file " + path_);
   }
   token_ = TrimNewlines(ss.str());
   have_ = true;
@@ -169,7 +169,7 @@ StatusOr<std::string> TokenFileSource::Token() {
 }
 
 ExecCredentialProvider::ExecCredentialProvider(ExecConfig config, ExecClusterInfo cluster,
-                                               Clock* clock)
+                                               base::Clock* clock)
     : config_(std::move(config)), cluster_(std::move(cluster)), clock_(clock) {}
 
 void ExecCredentialProvider::Invalidate() {
@@ -177,7 +177,7 @@ void ExecCredentialProvider::Invalidate() {
   cached_.reset();
 }
 
-StatusOr<ExecCredential> ExecCredentialProvider::Get() {
+base::StatusOr<ExecCredential> ExecCredentialProvider::Get() {
   std::lock_guard<std::mutex> l(mu_);
   if (cached_ && (!cached_->expiration || clock_->WallNow() < *cached_->expiration)) {
     return *cached_;
@@ -188,11 +188,11 @@ StatusOr<ExecCredential> ExecCredentialProvider::Get() {
   return cred;
 }
 
-StatusOr<ExecCredential> ExecCredentialProvider::Run() {
+base::StatusOr<ExecCredential> ExecCredentialProvider::Run() {
   const std::string hint =
       config_.install_hint.empty() ? "" : "\n\n" + TrimNewlines(config_.install_hint);
   if (config_.interactive_mode == "Always") {
-    return Unauthenticated("exec plugin \"" + config_.command +
+    return base::Unauthenticated("exec plugin \"" + config_.command +
                            "\" requires interactive mode (interactiveMode: Always), but this "
                            "program does not give plugins a terminal" +
                            hint);
@@ -241,16 +241,16 @@ StatusOr<ExecCredential> ExecCredentialProvider::Run() {
   auto run = RunProcess(argv, env, spawn_errno);
   if (!run.ok() || run->exit_code == 127) {
     if (spawn_errno == ENOENT || (run.ok() && run->exit_code == 127)) {
-      return Unauthenticated("exec plugin: executable \"" + config_.command +
+      return base::Unauthenticated("exec plugin: executable \"" + config_.command +
                              "\" not found" + hint);
     }
-    return Unauthenticated("exec plugin \"" + config_.command + "\" could not be started: " +
+    return base::Unauthenticated("exec plugin \"" + config_.command + "\" could not be started: " +
                            run.status().message() + hint);
   }
   if (run->exit_code != 0) {
     std::string err = TrimNewlines(run->err);
     if (err.size() > 2048) err = "..." + err.substr(err.size() - 2048);
-    return Unauthenticated("exec plugin \"" + config_.command + "\" failed with exit code " +
+    return base::Unauthenticated("exec plugin \"" + config_.command + "\" failed with exit code " +
                            std::to_string(run->exit_code) + (err.empty() ? "" : ": " + err) +
                            hint);
   }
@@ -259,7 +259,7 @@ StatusOr<ExecCredential> ExecCredentialProvider::Run() {
   rapidjson::Document doc;
   doc.Parse(run->out.data(), run->out.size());
   if (doc.HasParseError() || !doc.IsObject()) {
-    return Unauthenticated(where + "output that is not a JSON object");
+    return base::Unauthenticated(where + "output that is not a JSON object");
   }
   auto str = [](const rapidjson::Value& obj, const char* key) -> std::string {
     if (!obj.IsObject()) return "";
@@ -268,15 +268,15 @@ StatusOr<ExecCredential> ExecCredentialProvider::Run() {
     return std::string(it->value.GetString(), it->value.GetStringLength());
   };
   if (str(doc, "kind") != "ExecCredential") {
-    return Unauthenticated(where + "kind \"" + str(doc, "kind") + "\", want ExecCredential");
+    return base::Unauthenticated(where + "kind \"" + str(doc, "kind") + "\", want ExecCredential");
   }
   if (str(doc, "apiVersion") != config_.api_version) {
-    return Unauthenticated(where + "apiVersion \"" + str(doc, "apiVersion") + "\", want \"" +
+    return base::Unauthenticated(where + "apiVersion \"" + str(doc, "apiVersion") + "\", want \"" +
                            config_.api_version + "\"");
   }
   auto status_it = doc.FindMember("status");
   if (status_it == doc.MemberEnd() || !status_it->value.IsObject()) {
-    return Unauthenticated(where + "no status");
+    return base::Unauthenticated(where + "no status");
   }
   const rapidjson::Value& status = status_it->value;
   ExecCredential cred;
@@ -284,16 +284,16 @@ StatusOr<ExecCredential> ExecCredentialProvider::Run() {
   cred.client_cert_pem = str(status, "clientCertificateData");
   cred.client_key_pem = str(status, "clientKeyData");
   if (cred.token.empty() && cred.client_cert_pem.empty()) {
-    return Unauthenticated(where + "neither status.token nor status.clientCertificateData");
+    return base::Unauthenticated(where + "neither status.token nor status.clientCertificateData");
   }
   if (cred.client_cert_pem.empty() != cred.client_key_pem.empty()) {
-    return Unauthenticated(where + "a client certificate without a key, or a key without one");
+    return base::Unauthenticated(where + "a client certificate without a key, or a key without one");
   }
   std::string exp = str(status, "expirationTimestamp");
   if (!exp.empty()) {
-    cred.expiration = ParseRfc3339(exp);
+    cred.expiration = base::ParseRfc3339(exp);
     if (!cred.expiration) {
-      return Unauthenticated(where + "an invalid status.expirationTimestamp \"" + exp + "\"");
+      return base::Unauthenticated(where + "an invalid status.expirationTimestamp \"" + exp + "\"");
     }
   }
   return cred;

@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "kube/config.h"
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace kube {
 
@@ -20,15 +20,15 @@ namespace kube {
 // fails after a successful one, the last token is kept.
 class TokenFileSource {
  public:
-  TokenFileSource(std::string path, Clock* clock,
+  TokenFileSource(std::string path, base::Clock* clock,
                   std::chrono::nanoseconds refresh = std::chrono::minutes(1));
   // The current token (trailing newlines stripped). Unauthenticated when the
   // file was never readable.
-  StatusOr<std::string> Token();
+  base::StatusOr<std::string> Token();
 
  private:
   const std::string path_;
-  Clock* const clock_;
+  base::Clock* const clock_;
   const std::chrono::nanoseconds refresh_;
   std::mutex mu_;
   bool have_ = false;
@@ -60,17 +60,17 @@ struct ExecClusterInfo {
 // the plugin's installHint appended.
 class ExecCredentialProvider {
  public:
-  ExecCredentialProvider(ExecConfig config, ExecClusterInfo cluster, Clock* clock);
-  StatusOr<ExecCredential> Get();
+  ExecCredentialProvider(ExecConfig config, ExecClusterInfo cluster, base::Clock* clock);
+  base::StatusOr<ExecCredential> Get();
   // Forgets the cached credential (after a 401), so the next Get runs the plugin.
   void Invalidate();
 
  private:
-  StatusOr<ExecCredential> Run();
+  base::StatusOr<ExecCredential> Run();
 
   const ExecConfig config_;
   const ExecClusterInfo cluster_;
-  Clock* const clock_;
+  base::Clock* const clock_;
   std::mutex mu_;  // held while the plugin runs, so concurrent callers run it once
   std::optional<ExecCredential> cached_;
 };

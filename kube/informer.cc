@@ -220,7 +220,7 @@ void Informer::SleepBackoff(std::chrono::milliseconds& backoff) {
   }
 }
 
-Status Informer::ListAndReplace() {
+base::Status Informer::ListAndReplace() {
   ++list_count_;
   ListOptions o;
   o.label_selector = selectors_.label_selector;
@@ -231,7 +231,7 @@ Status Informer::ListAndReplace() {
   while (true) {
     auto page = client_->List(ref_, ns_, o);
     if (!page.ok()) {
-      if (page.status().code() == Code::kOutOfRange && !o.continue_token.empty()) {
+      if (page.status().code() == base::Code::kOutOfRange && !o.continue_token.empty()) {
         // The continue token expired between pages: take one full list.
         items.clear();
         o.continue_token.clear();
@@ -245,7 +245,7 @@ Status Informer::ListAndReplace() {
     if (page->continue_token.empty() || stopped_) break;
     o.continue_token = page->continue_token;
   }
-  if (stopped_) return Aborted("informer stopped");
+  if (stopped_) return base::Aborted("informer stopped");
 
   std::set<std::string> seen;
   for (auto& item : items) {
@@ -271,7 +271,7 @@ Status Informer::ListAndReplace() {
     synced_ = true;
     sync_cv_.notify_all();
   }
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
 void Informer::Apply(const WatchEvent& ev) {
@@ -295,7 +295,7 @@ void Informer::Apply(const WatchEvent& ev) {
   }
 }
 
-Status Informer::WatchOnce(bool& got_events) {
+base::Status Informer::WatchOnce(bool& got_events) {
   got_events = false;
   WatchOptions wo;
   wo.resource_version = resource_version();
@@ -316,9 +316,9 @@ Status Informer::WatchOnce(bool& got_events) {
     std::lock_guard<std::mutex> l(mu_);
     watch_ = watch;
   }
-  Status end;
+  base::Status end;
   if (stopped_) {
-    end = Aborted("informer stopped");
+    end = base::Aborted("informer stopped");
   } else {
     while (true) {
       auto ev = watch->Next();
@@ -352,7 +352,7 @@ void Informer::Run() {
   }
   while (!stopped_) {
     if (need_list) {
-      Status s = ListAndReplace();
+      base::Status s = ListAndReplace();
       if (stopped_) break;
       if (!s.ok()) {
         std::fprintf(stderr, "informer %s: list failed: %s\n", ref_.resource.c_str(),
@@ -364,14 +364,14 @@ void Informer::Run() {
       backoff = options_.initial_backoff;
     }
     bool got_events = false;
-    Status end = WatchOnce(got_events);
+    base::Status end = WatchOnce(got_events);
     if (stopped_) break;
     switch (end.code()) {
-      case Code::kOutOfRange:
+      case base::Code::kOutOfRange:
         // The resourceVersion left the server's window: relist now.
         need_list = true;
         break;
-      case Code::kDeadlineExceeded:
+      case base::Code::kDeadlineExceeded:
         // The server ended the watch (its timeout): resume from the last
         // resourceVersion. A watch that ends at once without events backs
         // off, so a misbehaving server cannot make us spin.

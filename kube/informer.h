@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "kube/object.h"
 
 namespace kube {
@@ -87,7 +87,7 @@ struct InformerOptions {
   // as client-go does, so connections are spread and refreshed.
   int min_watch_timeout_seconds = 300;
   int max_watch_timeout_seconds = 600;
-  Clock* clock = RealClock();
+  base::Clock* clock = base::RealClock();
   // Resume a cache kept from before (e.g. a previous informer's store,
   // Upserted into store() before Start): the first step is a watch from this
   // resourceVersion instead of a list, and HasSynced() is true at once. A 410
@@ -124,8 +124,8 @@ class Informer {
 
  private:
   void Run();
-  Status ListAndReplace();
-  Status WatchOnce(bool& got_events);
+  base::Status ListAndReplace();
+  base::Status WatchOnce(bool& got_events);
   void Apply(const WatchEvent& ev);
   void SleepBackoff(std::chrono::milliseconds& backoff);
   void FireAdd(const ObjectPtr& o);

@@ -7,35 +7,35 @@
 namespace kube {
 namespace {
 
-Status ReadStringMap(const rapidjson::Value& meta, const char* key,
+base::Status ReadStringMap(const rapidjson::Value& meta, const char* key,
                      std::map<std::string, std::string>& out) {
   auto it = meta.FindMember(key);
-  if (it == meta.MemberEnd() || it->value.IsNull()) return Status::Ok();
-  if (!it->value.IsObject()) return InvalidArgument(std::string("metadata.") + key + " is not a map");
+  if (it == meta.MemberEnd() || it->value.IsNull()) return base::Status::Ok();
+  if (!it->value.IsObject()) return base::InvalidArgument(std::string("metadata.") + key + " is not a map");
   for (const auto& m : it->value.GetObject()) {
     if (!m.value.IsString()) {
-      return InvalidArgument(std::string("metadata.") + key + "." + m.name.GetString() +
+      return base::InvalidArgument(std::string("metadata.") + key + "." + m.name.GetString() +
                              " is not a string");
     }
     out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
                 std::string(m.value.GetString(), m.value.GetStringLength()));
   }
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
-Status ReadString(const rapidjson::Value& obj, const char* key, const char* where,
+base::Status ReadString(const rapidjson::Value& obj, const char* key, const char* where,
                   std::string& out) {
   auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return Status::Ok();
-  if (!it->value.IsString()) return InvalidArgument(std::string(where) + key + " is not a string");
+  if (it == obj.MemberEnd() || it->value.IsNull()) return base::Status::Ok();
+  if (!it->value.IsString()) return base::InvalidArgument(std::string(where) + key + " is not a string");
   out.assign(it->value.GetString(), it->value.GetStringLength());
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
-StatusOr<Object> FromDocument(std::shared_ptr<rapidjson::Document> doc,
+base::StatusOr<Object> FromDocument(std::shared_ptr<rapidjson::Document> doc,
                               std::string_view default_api_version,
                               std::string_view default_kind) {
-  if (!doc->IsObject()) return InvalidArgument("a Kubernetes object must be a JSON object");
+  if (!doc->IsObject()) return base::InvalidArgument("a Kubernetes object must be a JSON object");
   auto& a = doc->GetAllocator();
   if (!default_api_version.empty() && !doc->HasMember("apiVersion")) {
     doc->AddMember("apiVersion",
@@ -50,13 +50,13 @@ StatusOr<Object> FromDocument(std::shared_ptr<rapidjson::Document> doc,
         a);
   }
   Object o;
-  Status s = ReadString(*doc, "apiVersion", "", o.api_version);
+  base::Status s = ReadString(*doc, "apiVersion", "", o.api_version);
   if (s.ok()) s = ReadString(*doc, "kind", "", o.kind);
   if (!s.ok()) return s;
   auto meta_it = doc->FindMember("metadata");
   if (meta_it != doc->MemberEnd() && !meta_it->value.IsNull()) {
     const rapidjson::Value& meta = meta_it->value;
-    if (!meta.IsObject()) return InvalidArgument("metadata is not an object");
+    if (!meta.IsObject()) return base::InvalidArgument("metadata is not an object");
     for (auto [key, field] : {std::pair{"name", &o.name}, std::pair{"namespace", &o.namespace_},
                               std::pair{"uid", &o.uid},
                               std::pair{"resourceVersion", &o.resource_version},
@@ -122,14 +122,14 @@ std::string Object::ToJson() const {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-StatusOr<Object> ParseObject(std::string_view json) {
+base::StatusOr<Object> ParseObject(std::string_view json) {
   auto doc = std::make_shared<rapidjson::Document>();
   doc->Parse(json.data(), json.size());
-  if (doc->HasParseError()) return InvalidArgument("object is not valid JSON");
+  if (doc->HasParseError()) return base::InvalidArgument("object is not valid JSON");
   return FromDocument(std::move(doc), "", "");
 }
 
-StatusOr<Object> ObjectFromValue(const rapidjson::Value& value, std::string_view default_api_version,
+base::StatusOr<Object> ObjectFromValue(const rapidjson::Value& value, std::string_view default_api_version,
                                  std::string_view default_kind) {
   auto doc = std::make_shared<rapidjson::Document>();
   doc->CopyFrom(value, doc->GetAllocator());

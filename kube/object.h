@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace kube {
 
@@ -33,12 +33,12 @@ struct Object {
 
 // Parses a JSON object. InvalidArgument when the text is not a JSON object or
 // metadata fields have the wrong types.
-StatusOr<Object> ParseObject(std::string_view json);
+base::StatusOr<Object> ParseObject(std::string_view json);
 
 // Builds an Object from a value (deep copy). `default_api_version` and
 // `default_kind` fill apiVersion/kind when the value lacks them (list items),
 // both in the fields and in the copied document.
-StatusOr<Object> ObjectFromValue(const rapidjson::Value& value,
+base::StatusOr<Object> ObjectFromValue(const rapidjson::Value& value,
                                  std::string_view default_api_version = "",
                                  std::string_view default_kind = "");
 

@@ -5,7 +5,7 @@
 
 namespace kube {
 
-RateLimiter::RateLimiter(double qps, int burst, Clock* clock)
+RateLimiter::RateLimiter(double qps, int burst, base::Clock* clock)
     : qps_(qps), burst_(std::max(1, burst)), clock_(clock), tokens_(burst_), last_(clock->Now()) {}
 
 std::chrono::nanoseconds RateLimiter::Wait() {

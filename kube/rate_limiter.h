@@ -8,14 +8,14 @@
 #include <chrono>
 #include <mutex>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 
 namespace kube {
 
 class RateLimiter {
  public:
   // qps <= 0 disables limiting. burst < 1 is treated as 1.
-  RateLimiter(double qps, int burst, Clock* clock);
+  RateLimiter(double qps, int burst, base::Clock* clock);
 
   // Takes one token, sleeping (clock->SleepFor) until it is available.
   // Returns how long the caller was made to wait.
@@ -24,7 +24,7 @@ class RateLimiter {
  private:
   const double qps_;
   const double burst_;
-  Clock* const clock_;
+  base::Clock* const clock_;
   std::mutex mu_;
   double tokens_;  // may go negative: tokens already promised to sleeping callers
   std::chrono::steady_clock::time_point last_;

@@ -49,14 +49,14 @@ X509Ptr CertFromPem(std::string_view pem) {
   return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
 }
 
-StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::string& what) {
+base::StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::string& what) {
   BioPtr bio = ReadBio(pem);
   std::vector<X509Ptr> certs;
   if (bio) {
     while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
   }
   ERR_clear_error();  // the loop always ends with a "no start line" error
-  if (certs.empty()) return InvalidArgument(what + " contains no PEM certificate");
+  if (certs.empty()) return base::InvalidArgument(what + " contains no PEM certificate");
   return certs;
 }
 
@@ -109,15 +109,15 @@ std::string KeyToPem(EVP_PKEY* key) {
   return BioText(bio.get());
 }
 
-StatusOr<X509StorePtr> CertStoreFromPem(std::string_view pem, const std::string& what) {
+base::StatusOr<X509StorePtr> CertStoreFromPem(std::string_view pem, const std::string& what) {
   auto certs = CertsFromPem(pem, what);
   if (!certs.ok()) return certs.status();
   X509StorePtr store(X509_STORE_new());
-  if (!store) return Internal("cannot create a certificate store: " + OpenSslError());
+  if (!store) return base::Internal("cannot create a certificate store: " + OpenSslError());
   for (const X509Ptr& cert : *certs) {
     // The store takes its own reference; adding a duplicate is not an error.
     if (X509_STORE_add_cert(store.get(), cert.get()) != 1) {
-      return Internal("cannot add " + what + " to a certificate store: " + OpenSslError());
+      return base::Internal("cannot add " + what + " to a certificate store: " + OpenSslError());
     }
   }
   return store;

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace kube {
 
@@ -41,7 +41,7 @@ X509Ptr CertFromPem(std::string_view pem);
 
 // Every certificate in `pem`, in order. InvalidArgument "<what> contains no
 // PEM certificate" when there is none. Leaves the error queue empty.
-StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::string& what);
+base::StatusOr<std::vector<X509Ptr>> CertsFromPem(std::string_view pem, const std::string& what);
 
 // The private key in `pem` (PKCS#8 or traditional, unencrypted), or null; as
 // with CertFromPem the reason for a failure stays on the error queue.
@@ -66,6 +66,6 @@ std::string KeyToPem(EVP_PKEY* key);
 
 // A store trusting every certificate in `pem`. InvalidArgument as
 // CertsFromPem; Internal when OpenSSL cannot build the store.
-StatusOr<X509StorePtr> CertStoreFromPem(std::string_view pem, const std::string& what);
+base::StatusOr<X509StorePtr> CertStoreFromPem(std::string_view pem, const std::string& what);
 
 }  // namespace kube

@@ -35,14 +35,14 @@ int VerifyCallback(int preverify_ok, X509_STORE_CTX* ctx) {
 
 // The client key, with OpenSSL's reason when it does not parse. `key_type`
 // as in KeyFromPem.
-StatusOr<EvpPkeyPtr> ParseKey(const std::string& pem, const std::string& key_type) {
+base::StatusOr<EvpPkeyPtr> ParseKey(const std::string& pem, const std::string& key_type) {
   EvpPkeyPtr key = KeyFromPem(pem, key_type);
   if (!key && IsEncryptedKeyPem(pem)) {
     ERR_clear_error();
-    return InvalidArgument(
+    return base::InvalidArgument(
         "the client key is encrypted; kubeconfig client keys must be unencrypted (as for kubectl)");
   }
-  if (!key) return InvalidArgument("the client key is not a PEM private key: " + OpenSslError());
+  if (!key) return base::InvalidArgument("the client key is not a PEM private key: " + OpenSslError());
   return key;
 }
 
@@ -55,7 +55,7 @@ struct ClientIdentity {
   EvpPkeyPtr key;
 };
 
-StatusOr<std::shared_ptr<const ClientIdentity>> ParseClientIdentity(const std::string& cert_pem,
+base::StatusOr<std::shared_ptr<const ClientIdentity>> ParseClientIdentity(const std::string& cert_pem,
                                                                     const std::string& key_pem) {
   auto certs = CertsFromPem(cert_pem, "the client certificate");
   if (!certs.ok()) return certs.status();
@@ -71,20 +71,20 @@ StatusOr<std::shared_ptr<const ClientIdentity>> ParseClientIdentity(const std::s
   return std::shared_ptr<const ClientIdentity>(std::move(id));
 }
 
-Status UseClientCert(SSL_CTX* ctx, const ClientIdentity& id) {
+base::Status UseClientCert(SSL_CTX* ctx, const ClientIdentity& id) {
   if (SSL_CTX_use_certificate(ctx, id.chain[0].get()) != 1) {
-    return InvalidArgument("cannot use the client certificate: " + OpenSslError());
+    return base::InvalidArgument("cannot use the client certificate: " + OpenSslError());
   }
   for (size_t i = 1; i < id.chain.size(); ++i) {
     if (SSL_CTX_add1_chain_cert(ctx, id.chain[i].get()) != 1) {
-      return InvalidArgument("cannot use the client certificate chain: " + OpenSslError());
+      return base::InvalidArgument("cannot use the client certificate chain: " + OpenSslError());
     }
   }
   if (SSL_CTX_use_PrivateKey(ctx, id.key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    return InvalidArgument("the client key does not match the client certificate: " +
+    return base::InvalidArgument("the client key does not match the client certificate: " +
                            OpenSslError());
   }
-  return Status::Ok();
+  return base::Status::Ok();
 }
 
 bool IsIpAddress(const std::string& host) {
@@ -99,7 +99,7 @@ struct ServerUrl {
   std::string base_path;  // "" or "/prefix" without trailing slash
 };
 
-StatusOr<ServerUrl> ParseServer(const std::string& server) {
+base::StatusOr<ServerUrl> ParseServer(const std::string& server) {
   ServerUrl u;
   std::string rest;
   if (server.rfind("https://", 0) == 0) {
@@ -109,7 +109,7 @@ StatusOr<ServerUrl> ParseServer(const std::string& server) {
     u.port = 80;
     rest = server.substr(7);
   } else {
-    return InvalidArgument("server \"" + server + "\" must start with https:// or http://");
+    return base::InvalidArgument("server \"" + server + "\" must start with https:// or http://");
   }
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
@@ -120,10 +120,10 @@ StatusOr<ServerUrl> ParseServer(const std::string& server) {
   std::string port_str;
   if (!hostport.empty() && hostport[0] == '[') {
     size_t close = hostport.find(']');
-    if (close == std::string::npos) return InvalidArgument("server \"" + server + "\": bad IPv6");
+    if (close == std::string::npos) return base::InvalidArgument("server \"" + server + "\": bad IPv6");
     u.host = hostport.substr(1, close - 1);
     if (close + 1 < hostport.size()) {
-      if (hostport[close + 1] != ':') return InvalidArgument("server \"" + server + "\": bad port");
+      if (hostport[close + 1] != ':') return base::InvalidArgument("server \"" + server + "\": bad port");
       port_str = hostport.substr(close + 2);
     }
   } else {
@@ -131,15 +131,15 @@ StatusOr<ServerUrl> ParseServer(const std::string& server) {
     u.host = hostport.substr(0, colon);
     if (colon != std::string::npos) port_str = hostport.substr(colon + 1);
   }
-  if (u.host.empty()) return InvalidArgument("server \"" + server + "\" has no host");
+  if (u.host.empty()) return base::InvalidArgument("server \"" + server + "\" has no host");
   if (!port_str.empty()) {
     int p = 0;
     for (char c : port_str) {
       if (!std::isdigit(static_cast<unsigned char>(c))) {
-        return InvalidArgument("server \"" + server + "\": bad port");
+        return base::InvalidArgument("server \"" + server + "\": bad port");
       }
       p = p * 10 + (c - '0');
-      if (p > 65535) return InvalidArgument("server \"" + server + "\": bad port");
+      if (p > 65535) return base::InvalidArgument("server \"" + server + "\": bad port");
     }
     u.port = p;
   }
@@ -236,7 +236,7 @@ std::vector<std::string> ParseWarningHeader(std::string_view value) {
 struct Transport::Impl {
   RestConfig config;
   ServerUrl url;
-  Clock* clock;
+  base::Clock* clock;
   RetryPolicy retry;
   RateLimiter limiter;
   // Parsed once by Create: the trusted CAs (null: the system's trust store)
@@ -259,14 +259,14 @@ struct Transport::Impl {
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
 
-  Impl(RestConfig c, ServerUrl u, Clock* clk, RetryPolicy r)
+  Impl(RestConfig c, ServerUrl u, base::Clock* clk, RetryPolicy r)
       : config(std::move(c)),
         url(std::move(u)),
         clock(clk),
         retry(r),
         limiter(config.qps, config.burst, clk) {}
 
-  StatusOr<Credentials> GetCredentials() {
+  base::StatusOr<Credentials> GetCredentials() {
     Credentials c;
     c.cert_pem = config.client_cert_pem;
     c.key_pem = config.client_key_pem;
@@ -292,7 +292,7 @@ struct Transport::Impl {
     return c;
   }
 
-  StatusOr<std::unique_ptr<httplib::ClientImpl>> NewClient(const Credentials& creds,
+  base::StatusOr<std::unique_ptr<httplib::ClientImpl>> NewClient(const Credentials& creds,
                                                            std::chrono::milliseconds read_timeout) {
     std::unique_ptr<httplib::ClientImpl> cli;
     if (!url.https) {
@@ -309,7 +309,7 @@ struct Transport::Impl {
       // OpenSSL instead (chain + name), so tls_server_name is honoured.
       ssl->enable_server_certificate_verification(false);
       SSL_CTX* ctx = ssl->ssl_context();
-      if (!ctx) return Internal("cannot create an OpenSSL context");
+      if (!ctx) return base::Internal("cannot create an OpenSSL context");
       SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
       if (config.insecure_skip_tls_verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
@@ -337,12 +337,12 @@ struct Transport::Impl {
           if (!parsed.ok()) return parsed.status();
           id = std::move(*parsed);
         }
-        Status s = UseClientCert(ctx, *id);
+        base::Status s = UseClientCert(ctx, *id);
         if (!s.ok()) return s;
       }
       cli = std::move(ssl);
     }
-    if (!cli->is_valid()) return Internal("cannot create an HTTP client for " + config.server);
+    if (!cli->is_valid()) return base::Internal("cannot create an HTTP client for " + config.server);
     auto to_sec = [](std::chrono::milliseconds ms) {
       return std::pair<time_t, time_t>(ms.count() / 1000, (ms.count() % 1000) * 1000);
     };
@@ -398,7 +398,7 @@ struct Transport::Impl {
 
   // A transport-level failure as a Status; `sent` tells whether the request
   // may have reached the server.
-  Status ConnectionError(httplib::Error err, int verify_error, bool& sent, bool& retryable) {
+  base::Status ConnectionError(httplib::Error err, int verify_error, bool& sent, bool& retryable) {
     sent = !(err == httplib::Error::Connection || err == httplib::Error::ConnectionTimeout ||
              err == httplib::Error::SSLConnection || err == httplib::Error::SSLLoadingCerts ||
              err == httplib::Error::SSLServerVerification || err == httplib::Error::BindIPAddress);
@@ -406,15 +406,15 @@ struct Transport::Impl {
     std::string what = httplib::to_string(err);
     if (verify_error != 0) {
       retryable = false;  // a certificate that does not verify will not verify next time
-      return Unavailable("TLS handshake with " + config.server +
+      return base::Unavailable("TLS handshake with " + config.server +
                          " failed: certificate verification: " +
                          X509_verify_cert_error_string(verify_error));
     }
     if (err == httplib::Error::Canceled) {
       retryable = false;
-      return Aborted("request to " + config.server + " was cancelled");
+      return base::Aborted("request to " + config.server + " was cancelled");
     }
-    return Unavailable("request to " + config.server + " failed: " + what);
+    return base::Unavailable("request to " + config.server + " failed: " + what);
   }
 
   std::chrono::nanoseconds Backoff(int attempt) {
@@ -428,7 +428,7 @@ struct Transport::Impl {
     return std::chrono::nanoseconds(static_cast<int64_t>(base * (1.0 + f) * 1e6));
   }
 
-  std::chrono::nanoseconds RetryAfterWait(const Status& s, int attempt) {
+  std::chrono::nanoseconds RetryAfterWait(const base::Status& s, int attempt) {
     if (s.retry_after_seconds() > 0) {
       return std::chrono::seconds(
           std::min<int64_t>(s.retry_after_seconds(), retry.max_retry_after.count()));
@@ -436,15 +436,15 @@ struct Transport::Impl {
     return Backoff(attempt);
   }
 
-  Status HttpError(const httplib::Response& res) {
-    Status s = StatusFromHttp(res.status, res.body);
+  base::Status HttpError(const httplib::Response& res) {
+    base::Status s = StatusFromHttp(res.status, res.body);
     int ra = ParseRetryAfter(res.get_header_value("Retry-After"));
     if (ra > 0) s.WithRetryAfter(ra);
     return s;
   }
 
   // Whether an HTTP error response should be retried.
-  bool RetryHttp(const std::string& method, int status, const Status& s) {
+  bool RetryHttp(const std::string& method, int status, const base::Status& s) {
     if (status == 429) return true;
     if (status >= 500 && IsIdempotent(method)) return true;
     // A server that asks to be retried (Retry-After on a 5xx) is honoured for
@@ -452,7 +452,7 @@ struct Transport::Impl {
     return status >= 500 && s.retry_after_seconds() > 0;
   }
 
-  StatusOr<HttpResponse> DoOnce(const HttpRequest& req, bool& retry_this, bool& auth_failed) {
+  base::StatusOr<HttpResponse> DoOnce(const HttpRequest& req, bool& retry_this, bool& auth_failed) {
     retry_this = false;
     auth_failed = false;
     auto creds = GetCredentials();
@@ -505,7 +505,7 @@ struct Transport::Impl {
     }
     if (!ok) {
       bool sent = true, retryable = true;
-      Status s = ConnectionError(err, tls_last_verify_error, sent, retryable);
+      base::Status s = ConnectionError(err, tls_last_verify_error, sent, retryable);
       retry_this = retryable && (IsIdempotent(req.method) || !sent);
       return s;
     }
@@ -521,13 +521,13 @@ struct Transport::Impl {
       out.body = std::move(hres.body);
       return out;
     }
-    Status s = HttpError(hres);
+    base::Status s = HttpError(hres);
     auth_failed = hres.status == 401;
     retry_this = RetryHttp(req.method, hres.status, s);
     return s;
   }
 
-  StatusOr<HttpResponse> Do(const HttpRequest& req) {
+  base::StatusOr<HttpResponse> Do(const HttpRequest& req) {
     bool reauthenticated = false;
     for (int attempt = 1;; ++attempt) {
       limiter.Wait();
@@ -576,7 +576,7 @@ class StreamImpl final : public Transport::Stream {
     on_done_ = std::move(on_done);
     req.response_handler = [this](const httplib::Response& res) {
       status_ = res.status;
-      if (res.status == 200) Established(Status::Ok());
+      if (res.status == 200) Established(base::Status::Ok());
       return !stopping_;
     };
     req.content_receiver = [this](const char* data, size_t n, uint64_t, uint64_t) {
@@ -596,14 +596,14 @@ class StreamImpl final : public Transport::Stream {
       err_ = err;
       bool was_established = established_;
       if (!was_established) {
-        Established(Status(Code::kInternal, "not established"));
+        Established(base::Status(base::Code::kInternal, "not established"));
       } else if (on_done_) {
         if (stopping_ || err == httplib::Error::Canceled) {
-          on_done_(Aborted("stream stopped"));
+          on_done_(base::Aborted("stream stopped"));
         } else if (!ok) {
-          on_done_(Unavailable("stream broke: " + httplib::to_string(err)));
+          on_done_(base::Unavailable("stream broke: " + httplib::to_string(err)));
         } else {
-          on_done_(Status::Ok());
+          on_done_(base::Status::Ok());
         }
       }
       std::lock_guard<std::mutex> l(mu_);
@@ -628,7 +628,7 @@ class StreamImpl final : public Transport::Stream {
   }
 
  private:
-  void Established(const Status& s) {
+  void Established(const base::Status& s) {
     std::lock_guard<std::mutex> l(mu_);
     established_ = s.ok();
     (void)s;
@@ -661,7 +661,7 @@ void Transport::SetWarningHandler(std::function<void(const std::string&)> handle
   impl_->warning_handler = std::move(handler);
 }
 
-StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config, Clock* clock,
+base::StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config, base::Clock* clock,
                                                        RetryPolicy retry) {
   // OpenSSL writes with write(2), so a peer that closed a connection would
   // kill the process with SIGPIPE; a failed write must be an error instead.
@@ -692,7 +692,7 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config,
       // Installing the pair in a context checks that the key matches and that
       // OpenSSL accepts both (security level), as each connection will.
       SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-      Status s = ctx ? UseClientCert(ctx, **id) : Internal("cannot create an OpenSSL context");
+      base::Status s = ctx ? UseClientCert(ctx, **id) : base::Internal("cannot create an OpenSSL context");
       SSL_CTX_free(ctx);
       if (s.ok()) {
         identity = std::move(*id);
@@ -707,7 +707,7 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config,
   if (!problems.empty()) {
     std::string m = "invalid client configuration: ";
     for (size_t i = 0; i < problems.size(); ++i) m += (i ? "; " : "") + problems[i];
-    return InvalidArgument(m);
+    return base::InvalidArgument(m);
   }
   auto impl = std::make_unique<Impl>(config, *url, clock, retry);
   impl->ca_store = std::move(ca_store);
@@ -725,9 +725,9 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const RestConfig& config,
   return std::unique_ptr<Transport>(new Transport(std::move(impl)));
 }
 
-StatusOr<HttpResponse> Transport::Do(const HttpRequest& request) { return impl_->Do(request); }
+base::StatusOr<HttpResponse> Transport::Do(const HttpRequest& request) { return impl_->Do(request); }
 
-StatusOr<std::unique_ptr<Transport::Stream>> Transport::OpenStream(const HttpRequest& request,
+base::StatusOr<std::unique_ptr<Transport::Stream>> Transport::OpenStream(const HttpRequest& request,
                                                                    ChunkFn on_chunk,
                                                                    DoneFn on_done) {
   Impl& im = *impl_;
@@ -748,7 +748,7 @@ StatusOr<std::unique_ptr<Transport::Stream>> Transport::OpenStream(const HttpReq
     stream->Start(std::move(hreq), on_chunk, on_done);
     if (stream->established()) return std::unique_ptr<Stream>(std::move(stream));
     stream->Join();
-    Status s;
+    base::Status s;
     bool retryable = true;
     if (stream->status() > 0) {
       httplib::Response res;

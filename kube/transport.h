@@ -1,6 +1,6 @@
 // Transport: HTTP(S) to one API server with authentication, client-side rate
 // limiting, retries and error conversion. It is the only place in kube/ that
-// talks to cpp-httplib and OpenSSL, and where HTTP errors become kube::Status.
+// talks to cpp-httplib and OpenSSL, and where HTTP errors become base::Status.
 //
 // TLS: verification is on unless insecure_skip_tls_verify; the server name
 // checked is tls_server_name when set, else the host of `server` (IP
@@ -28,9 +28,9 @@
 #include <utility>
 #include <vector>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "kube/config.h"
-#include "kube/status.h"
+#include "kube/api_status.h"
 
 namespace kube {
 
@@ -81,8 +81,8 @@ class Transport {
 
   // Validates the configuration (URL, PEM data, credentials) and fails with
   // every problem it finds; does not connect.
-  static StatusOr<std::unique_ptr<Transport>> Create(const RestConfig& config,
-                                                     Clock* clock = RealClock(),
+  static base::StatusOr<std::unique_ptr<Transport>> Create(const RestConfig& config,
+                                                     base::Clock* clock = base::RealClock(),
                                                      RetryPolicy retry = {});
   ~Transport();
   Transport(const Transport&) = delete;
@@ -91,7 +91,7 @@ class Transport {
   // Sends a request, retrying per the policy. A 2xx response is returned;
   // anything else becomes a Status (StatusFromHttp for HTTP errors, with
   // Retry-After; Unavailable for connection and TLS errors).
-  StatusOr<HttpResponse> Do(const HttpRequest& request);
+  base::StatusOr<HttpResponse> Do(const HttpRequest& request);
 
   // Sends a GET whose response body is consumed as it arrives (watch). Blocks
   // until the response headers arrive; retries establishment like Do. Then
@@ -100,8 +100,8 @@ class Transport {
   // the server ended the response, Aborted after Stop() or on_chunk returning
   // false, Unavailable when the connection broke.
   using ChunkFn = std::function<bool(std::string_view)>;
-  using DoneFn = std::function<void(const Status&)>;
-  StatusOr<std::unique_ptr<Stream>> OpenStream(const HttpRequest& request, ChunkFn on_chunk,
+  using DoneFn = std::function<void(const base::Status&)>;
+  base::StatusOr<std::unique_ptr<Stream>> OpenStream(const HttpRequest& request, ChunkFn on_chunk,
                                                DoneFn on_done);
 
   // Called (from the requesting thread) with each Warning header's text, in

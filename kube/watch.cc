@@ -17,20 +17,20 @@ const char* WatchEventTypeName(WatchEvent::Type type) {
   return "UNKNOWN";
 }
 
-StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
+base::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
   rapidjson::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError() || !doc.IsObject()) {
-    return InvalidArgument("watch event is not a JSON object");
+    return base::InvalidArgument("watch event is not a JSON object");
   }
   auto type_it = doc.FindMember("type");
   if (type_it == doc.MemberEnd() || !type_it->value.IsString()) {
-    return InvalidArgument("watch event has no type");
+    return base::InvalidArgument("watch event has no type");
   }
   std::string type = type_it->value.GetString();
   auto obj_it = doc.FindMember("object");
   if (obj_it == doc.MemberEnd() || !obj_it->value.IsObject()) {
-    return InvalidArgument("watch event " + type + " has no object");
+    return base::InvalidArgument("watch event " + type + " has no object");
   }
   WatchEvent ev;
   if (type == "ADDED") ev.type = WatchEvent::Type::kAdded;
@@ -38,7 +38,7 @@ StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
   else if (type == "DELETED") ev.type = WatchEvent::Type::kDeleted;
   else if (type == "BOOKMARK") ev.type = WatchEvent::Type::kBookmark;
   else if (type == "ERROR") ev.type = WatchEvent::Type::kError;
-  else return InvalidArgument("unknown watch event type \"" + type + "\"");
+  else return base::InvalidArgument("unknown watch event type \"" + type + "\"");
 
   if (ev.type == WatchEvent::Type::kError) {
     const rapidjson::Value& st = obj_it->value;
@@ -50,7 +50,7 @@ StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     st.Accept(w);
     ev.status = StatusFromHttp(code, std::string(buf.GetString(), buf.GetSize()));
-    if (ev.status.ok()) ev.status = Internal("watch ERROR event with success code");
+    if (ev.status.ok()) ev.status = base::Internal("watch ERROR event with success code");
   }
   auto obj = ObjectFromValue(obj_it->value);
   if (!obj.ok()) return obj.status();
@@ -63,17 +63,17 @@ Watch::~Watch() {
   stream_.reset();  // joins the stream thread, which may still call OnDone
 }
 
-StatusOr<std::unique_ptr<Watch>> Watch::Open(const Opener& open) {
+base::StatusOr<std::unique_ptr<Watch>> Watch::Open(const Opener& open) {
   std::unique_ptr<Watch> w(new Watch());
   Watch* raw = w.get();
   auto stream = open([raw](std::string_view d) { return raw->OnChunk(d); },
-                     [raw](const Status& s) { raw->OnDone(s); });
+                     [raw](const base::Status& s) { raw->OnDone(s); });
   if (!stream.ok()) return stream.status();
   w->stream_ = std::move(*stream);
   return w;
 }
 
-void Watch::Push(StatusOr<WatchEvent> ev) {
+void Watch::Push(base::StatusOr<WatchEvent> ev) {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] { return queue_.size() < kMaxQueued || stopped_; });
   if (stopped_) return;
@@ -100,7 +100,7 @@ bool Watch::OnChunk(std::string_view data) {
   return !stopped_;
 }
 
-void Watch::OnDone(const Status& s) {
+void Watch::OnDone(const base::Status& s) {
   if (s.ok() && partial_.find_first_not_of(" \t\r\n") != std::string::npos) {
     auto ev = ParseWatchEvent(partial_);
     partial_.clear();
@@ -108,20 +108,20 @@ void Watch::OnDone(const Status& s) {
   }
   std::lock_guard<std::mutex> l(mu_);
   if (s.ok()) {
-    end_ = DeadlineExceeded("watch ended by the server");
-  } else if (s.code() == Code::kAborted && !stopped_) {
+    end_ = base::DeadlineExceeded("watch ended by the server");
+  } else if (s.code() == base::Code::kAborted && !stopped_) {
     // on_chunk refused a malformed line; that error is already queued.
-    end_ = InvalidArgument("watch stream carried a malformed event");
+    end_ = base::InvalidArgument("watch stream carried a malformed event");
   } else {
     end_ = s;
   }
   cv_.notify_all();
 }
 
-StatusOr<WatchEvent> Watch::Next() {
+base::StatusOr<WatchEvent> Watch::Next() {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] { return !queue_.empty() || end_.has_value() || stopped_; });
-  if (stopped_) return Aborted("watch stopped");
+  if (stopped_) return base::Aborted("watch stopped");
   if (!queue_.empty()) {
     auto ev = std::move(queue_.front());
     queue_.pop_front();

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "kube/object.h"
-#include "kube/status.h"
+#include "base/status.h"
 #include "kube/transport.h"
 
 namespace kube {
@@ -20,16 +20,16 @@ struct WatchEvent {
   enum class Type { kAdded, kModified, kDeleted, kBookmark, kError };
   Type type = Type::kAdded;
   Object object;  // for kBookmark only metadata.resourceVersion is meaningful
-  // For kError: the API's Status as a kube::Status (410 Expired/Gone becomes
+  // For kError: the API's Status as a base::Status (410 Expired/Gone becomes
   // Code::kOutOfRange). Ok for the other types.
-  Status status;
+  base::Status status;
 };
 
 const char* WatchEventTypeName(WatchEvent::Type type);
 
 // Parses one line of a watch stream. InvalidArgument for malformed lines or
 // unknown types.
-StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
+base::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
 // A running watch. Next() blocks for the next event; Stop() may be called from
 // any other thread and makes a blocked Next() return.
@@ -48,28 +48,28 @@ class Watch {
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
 
-  StatusOr<WatchEvent> Next();
+  base::StatusOr<WatchEvent> Next();
   void Stop();
 
   // Creates a watch fed by `open`, which must start the stream with the two
   // callbacks it is given (Transport::OpenStream). Used by Client::Watch.
-  using Opener = std::function<StatusOr<std::unique_ptr<Transport::Stream>>(
+  using Opener = std::function<base::StatusOr<std::unique_ptr<Transport::Stream>>(
       Transport::ChunkFn, Transport::DoneFn)>;
-  static StatusOr<std::unique_ptr<Watch>> Open(const Opener& open);
+  static base::StatusOr<std::unique_ptr<Watch>> Open(const Opener& open);
 
  private:
   Watch() = default;
   bool OnChunk(std::string_view data);
-  void OnDone(const Status& s);
-  void Push(StatusOr<WatchEvent> ev);
+  void OnDone(const base::Status& s);
+  void Push(base::StatusOr<WatchEvent> ev);
 
   // Bounded so that a slow consumer slows the connection instead of growing
   // memory without limit.
   static constexpr size_t kMaxQueued = 1024;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<StatusOr<WatchEvent>> queue_;
-  std::optional<Status> end_;  // set when the stream ended
+  std::deque<base::StatusOr<WatchEvent>> queue_;
+  std::optional<base::Status> end_;  // set when the stream ended
   bool stopped_ = false;
   std::string partial_;  // bytes after the last newline (stream thread only)
   std::unique_ptr<Transport::Stream> stream_;

@@ -14,7 +14,7 @@
 
 #include "api/types.h"
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "kube/config.h"
 #include "kube/object.h"
 #include "plugin/progress.h"
@@ -88,7 +88,7 @@ class ObjectWatch {
           auto ev = (*w)->Next();
           if (!ev.ok()) break;
           if (ev->type == kube::WatchEvent::Type::kError) {
-            if (ev->status.code() == kube::Code::kOutOfRange) rv_.clear();
+            if (ev->status.code() == base::Code::kOutOfRange) rv_.clear();
             break;
           }
           if (!ev->object.resource_version.empty()) rv_ = ev->object.resource_version;
@@ -96,7 +96,7 @@ class ObjectWatch {
         }
         std::lock_guard<std::mutex> l(mu_);
         current_ = nullptr;
-      } else if (w.status().code() == kube::Code::kOutOfRange) {
+      } else if (w.status().code() == base::Code::kOutOfRange) {
         rv_.clear();
       }
       // A short pause before reconnecting, so a failing server is not hammered;
@@ -159,7 +159,7 @@ class App {
   // the client certificate and the key again (about 1.5 ms of OpenSSL 3), so
   // a create without --wait builds only create_client_, and the other
   // commands only client_.
-  kube::Status Complete() {
+  base::Status Complete() {
     kube::KubeconfigOptions ko{o_.kubeconfig, o_.context, o_.namespace_};
     auto config = kube::DefaultConfig(ko);
     if (!config.ok()) return config.status();
@@ -183,12 +183,12 @@ class App {
       // (exit 1) or retried here, visibly, under --retry-on-limit.
       kube::RetryPolicy once;
       once.max_attempts = 1;
-      auto create_client = kube::Client::Create(*config, kube::RealClock(), once);
+      auto create_client = kube::Client::Create(*config, base::RealClock(), once);
       if (!create_client.ok()) return create_client.status();
       create_client_ = std::move(*create_client);
       create_client_->SetWarningHandler(warn);
     }
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   int Run() {
@@ -207,7 +207,7 @@ class App {
   }
 
  private:
-  int Fail(const kube::Status& s) {
+  int Fail(const base::Status& s) {
     io_.err << FormatError(s) << "\n";
     return kExitFailed;
   }
@@ -255,7 +255,7 @@ class App {
     return intr_.cv.wait_until(l, until, [this] { return intr_.interrupted_; });
   }
 
-  kube::StatusOr<kube::Object> CreateWithRetry(int* exit_code) {
+  base::StatusOr<kube::Object> CreateWithRetry(int* exit_code) {
     kube::CreateOptions co;
     co.dry_run = o_.dry_run == DryRun::kServer;
     co.field_manager = "kubectl-migrate";
@@ -283,14 +283,14 @@ class App {
         SleepInterruptibly(deadline);
         if (intr_.interrupted()) {
           *exit_code = kExitInterrupted;
-          return kube::Aborted("interrupted");
+          return base::Aborted("interrupted");
         }
         *exit_code = kExitTimedOut;
-        return kube::DeadlineExceeded("timed out waiting for the migration to be admitted");
+        return base::DeadlineExceeded("timed out waiting for the migration to be admitted");
       }
       if (SleepInterruptibly(until)) {
         *exit_code = kExitInterrupted;
-        return kube::Aborted("interrupted");
+        return base::Aborted("interrupted");
       }
     }
   }
@@ -433,7 +433,7 @@ class App {
 
   int Interrupted(const std::string& vmim_name) {
     if (o_.cancel_on_interrupt) {
-      kube::Status s = client_->Delete(kVMIMRef, ns_, vmim_name);
+      base::Status s = client_->Delete(kVMIMRef, ns_, vmim_name);
       if (!s.ok()) {
         io_.err << "Interrupted; cancelling failed: " << FormatError(s) << "\n";
         return kExitInterrupted;
@@ -447,7 +447,7 @@ class App {
     return kExitInterrupted;
   }
 
-  kube::StatusOr<std::vector<kube::Object>> MigrationsOfVMI() {
+  base::StatusOr<std::vector<kube::Object>> MigrationsOfVMI() {
     kube::ListOptions lo;
     lo.label_selector = std::string(api::kLabelVMIName) + "=" + o_.vmi;
     auto list = client_->List(kVMIMRef, ns_, lo);
@@ -474,8 +474,8 @@ class App {
       return kExitFailed;
     }
     for (const auto& o : live) {
-      kube::Status s = client_->Delete(kVMIMRef, ns_, o.name);
-      if (!s.ok() && s.code() != kube::Code::kNotFound) return Fail(s);
+      base::Status s = client_->Delete(kVMIMRef, ns_, o.name);
+      if (!s.ok() && s.code() != base::Code::kNotFound) return Fail(s);
       io_.out << kVMIMResource << "/" << o.name << " deleted\n";
     }
     io_.out.flush();
@@ -598,7 +598,7 @@ class App {
       bool nodes = v.state && (!v.state->source_node.empty() || !v.state->target_node.empty());
       r.push_back(nodes ? Nodes(v.state) : "<none>");
       r.push_back(meter.percent() ? std::to_string(*meter.percent()) + "%" : "-");
-      auto created = kube::ParseRfc3339(Str(o, "metadata.creationTimestamp"));
+      auto created = base::ParseRfc3339(Str(o, "metadata.creationTimestamp"));
       r.push_back(created ? FormatAge(std::chrono::duration_cast<seconds>(now - *created))
                           : "<unknown>");
       rows.push_back(r);
@@ -646,7 +646,7 @@ bool Interrupter::waiting() {
   return waiting_;
 }
 
-std::string FormatError(const kube::Status& s) {
+std::string FormatError(const base::Status& s) {
   if (s.http_code() != 0) {
     if (s.reason().empty()) return "Error from server: " + s.message();
     return "Error from server (" + s.reason() + "): " + s.message();
@@ -780,14 +780,14 @@ int RunPlugin(const std::vector<std::string>& args, const Io& io, Interrupter& i
     io.out << "kubectl-migrate " << kVersion << "\n";
     return kExitOk;
   }
-  kube::Status valid = Validate(*options);
+  base::Status valid = Validate(*options);
   if (!valid.ok()) {
     io.err << "error: " << valid.message() << "\n"
            << "See 'kubectl migrate --help' for usage.\n";
     return kExitUsage;
   }
   App app(std::move(*options), io, interrupter);
-  kube::Status s = app.Complete();
+  base::Status s = app.Complete();
   if (!s.ok()) {
     io.err << FormatError(s) << "\n";
     return kExitFailed;

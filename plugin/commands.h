@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "plugin/options.h"
 
 namespace plugin {
@@ -47,7 +47,7 @@ class Interrupter {
 
 // kubectl's spelling of an error: "Error from server (REASON): MESSAGE" for
 // API errors, "error: MESSAGE" otherwise.
-std::string FormatError(const kube::Status& s);
+std::string FormatError(const base::Status& s);
 
 // The completion script for `shell` ("bash" or "zsh"): registers completion
 // of kubectl-migrate through its hidden `__complete` command.

@@ -9,10 +9,10 @@ namespace {
 
 bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-kube::StatusOr<bool> ParseBool(const std::string& flag, const std::string& v) {
+base::StatusOr<bool> ParseBool(const std::string& flag, const std::string& v) {
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
-  return kube::InvalidArgument("invalid argument \"" + v + "\" for \"" + flag +
+  return base::InvalidArgument("invalid argument \"" + v + "\" for \"" + flag +
                                "\": must be true or false");
 }
 
@@ -39,9 +39,9 @@ bool IsDns1123Subdomain(std::string_view s) {
   }
 }
 
-kube::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&] {
-    return kube::InvalidArgument("invalid duration \"" + std::string(text) +
+    return base::InvalidArgument("invalid duration \"" + std::string(text) +
                                  "\": use a number of seconds or units like 30s, 5m, 1h30m");
   };
   if (text.empty()) return bad();
@@ -82,7 +82,7 @@ kube::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
 }
 
-kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
+base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
   // Help wins over every other problem on the line, as in kubectl.
   for (const auto& a : args) {
@@ -121,29 +121,29 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       value = arg.substr(arg[2] == '=' ? 3 : 2);
       has_value = true;
     }
-    auto take = [&]() -> kube::StatusOr<std::string> {
+    auto take = [&]() -> base::StatusOr<std::string> {
       if (has_value) return value;
       if (i + 1 >= args.size()) {
-        return kube::InvalidArgument("flag needs an argument: " + name);
+        return base::InvalidArgument("flag needs an argument: " + name);
       }
       return args[++i];
     };
-    auto flag_bool = [&](bool* out) -> kube::Status {
+    auto flag_bool = [&](bool* out) -> base::Status {
       if (!has_value) {
         *out = true;
-        return kube::Status::Ok();
+        return base::Status::Ok();
       }
       auto b = ParseBool(name, value);
       if (!b.ok()) return b.status();
       *out = *b;
-      return kube::Status::Ok();
+      return base::Status::Ok();
     };
-    kube::Status st;
+    base::Status st;
     if (name == "--kubeconfig" || name == "--context" || name == "-n" || name == "--namespace" ||
         name == "--to") {
       auto v = take();
       if (!v.ok()) return v.status();
-      if (v->empty()) return kube::InvalidArgument("flag " + name + " must not be empty");
+      if (v->empty()) return base::InvalidArgument("flag " + name + " must not be empty");
       if (name == "--kubeconfig") o.kubeconfig = *v;
       if (name == "--context") o.context = *v;
       if (name == "-n" || name == "--namespace") o.namespace_ = *v;
@@ -152,7 +152,7 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       auto v = take();
       if (!v.ok()) return v.status();
       auto d = ParseDuration(*v);
-      if (!d.ok()) return kube::InvalidArgument(name + ": " + d.status().message());
+      if (!d.ok()) return base::InvalidArgument(name + ": " + d.status().message());
       (name == "--timeout" ? o.timeout : o.request_timeout) = *d;
     } else if (name == "-o" || name == "--output") {
       auto v = take();
@@ -164,7 +164,7 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       } else if (*v == "yaml") {
         o.output = OutputFormat::kYaml;
       } else {
-        return kube::InvalidArgument("unable to match a printer suitable for the output format \"" +
+        return base::InvalidArgument("unable to match a printer suitable for the output format \"" +
                                      *v + "\", allowed formats are: json,name,yaml");
       }
     } else if (name == "--dry-run") {
@@ -177,7 +177,7 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       } else if (v == "none") {
         o.dry_run = DryRun::kNone;
       } else {
-        return kube::InvalidArgument("invalid dry-run value (" + v +
+        return base::InvalidArgument("invalid dry-run value (" + v +
                                      "). Must be \"none\", \"server\", or \"client\".");
       }
     } else if (name == "--wait") {
@@ -187,10 +187,10 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
     } else if (name == "--cancel-on-interrupt") {
       st = flag_bool(&o.cancel_on_interrupt);
     } else if (name == "-A" || name == "--all-namespaces") {
-      if (name == "-A" && has_value) return kube::InvalidArgument("unknown shorthand flag: " + arg);
+      if (name == "-A" && has_value) return base::InvalidArgument("unknown shorthand flag: " + arg);
       st = flag_bool(&o.all_namespaces);
     } else {
-      return kube::InvalidArgument("unknown flag: " + name);
+      return base::InvalidArgument("unknown flag: " + name);
     }
     if (!st.ok()) return st;
   }
@@ -223,20 +223,20 @@ kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
                    o.command == Command::kStatus;
   if (o.command == Command::kCompletion) {
     if (rest.size() != 1 || (rest[0] != "bash" && rest[0] != "zsh")) {
-      return kube::InvalidArgument("completion needs one shell: bash or zsh");
+      return base::InvalidArgument("completion needs one shell: bash or zsh");
     }
     o.shell = rest[0];
   } else if (wants_vmi) {
-    if (rest.empty()) return kube::InvalidArgument("a VMI name is required");
-    if (rest.size() > 1) return kube::InvalidArgument("unexpected argument \"" + rest[1] + "\"");
+    if (rest.empty()) return base::InvalidArgument("a VMI name is required");
+    if (rest.size() > 1) return base::InvalidArgument("unexpected argument \"" + rest[1] + "\"");
     o.vmi = rest[0];
   } else if (!rest.empty()) {
-    return kube::InvalidArgument("unexpected argument \"" + rest[0] + "\"");
+    return base::InvalidArgument("unexpected argument \"" + rest[0] + "\"");
   }
   return o;
 }
 
-kube::Status Validate(const Options& o) {
+base::Status Validate(const Options& o) {
   std::vector<std::string> problems;
   bool wants_vmi = o.command == Command::kMigrate || o.command == Command::kCancel ||
                    o.command == Command::kStatus;
@@ -278,10 +278,10 @@ kube::Status Validate(const Options& o) {
     problems.push_back("--cancel-on-interrupt needs --wait");
   }
   if (o.timeout && o.timeout->count() == 0) problems.push_back("--timeout must be positive");
-  if (problems.empty()) return kube::Status::Ok();
+  if (problems.empty()) return base::Status::Ok();
   std::string msg;
   for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + p;
-  return kube::InvalidArgument(msg);
+  return base::InvalidArgument(msg);
 }
 
 std::string HelpText() {

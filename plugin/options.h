@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace plugin {
 
@@ -52,16 +52,16 @@ struct Options {
 // Parses argv[1..] (the plugin's arguments as kubectl passes them).
 // InvalidArgument naming the flag for unknown flags, missing values, bad
 // values and extra arguments. "-h"/"--help" anywhere yields Command::kHelp.
-kube::StatusOr<Options> ParseArgs(const std::vector<std::string>& args);
+base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args);
 
 // Checks what needs no cluster: the VMI name (DNS-1123 label), --to (DNS-1123
 // subdomain), flags that make no sense for the command. Every problem is listed
 // in the one InvalidArgument message, separated by "; ".
-kube::Status Validate(const Options& options);
+base::Status Validate(const Options& options);
 
 // Durations as kubectl takes them: Go's "1h2m3.5s", "300ms", "90s", or a bare
 // integer meaning seconds ("30"). Negative or malformed: InvalidArgument.
-kube::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
+base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // RFC 1123 label: 1-63 lower-case alphanumerics or '-', starting and ending
 // alphanumeric. VMI names must be labels here because the name becomes the

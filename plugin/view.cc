@@ -3,7 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "api/json.h"
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "plugin/options.h"
 #include "plugin/progress.h"
 
@@ -19,7 +19,7 @@ const rapidjson::Value* Progress(const kube::Object& o) {
 
 std::optional<std::chrono::system_clock::time_point> Time(const std::optional<std::string>& s) {
   if (!s) return std::nullopt;
-  return kube::ParseRfc3339(*s);
+  return base::ParseRfc3339(*s);
 }
 
 }  // namespace

@@ -221,8 +221,8 @@ std::optional<Operation> ParseOperation(std::string_view s) {
   return std::nullopt;
 }
 
-kube::Status BadRequest(std::string message) {
-  kube::Status s = kube::InvalidArgument("invalid AdmissionReview: " + std::move(message));
+base::Status BadRequest(std::string message) {
+  base::Status s = base::InvalidArgument("invalid AdmissionReview: " + std::move(message));
   s.WithHttp(400, "BadRequest");
   return s;
 }
@@ -289,7 +289,7 @@ const char* OperationName(Operation op) {
   return "UNKNOWN";
 }
 
-kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
+base::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   if (body.empty()) return BadRequest("empty body");
   // Valid UTF-8 (here in the raw text, and in every decoded string below)
   // keeps invalid byte sequences out of echoed strings. Checked here rather

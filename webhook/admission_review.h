@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace webhook {
 
@@ -76,7 +76,7 @@ struct AdmissionRequest {
 // JSON, nests deeper than kMaxJsonDepth, is not an admission.k8s.io/v1
 // AdmissionReview, lacks a non-empty request.uid, or any known field has the
 // wrong type or value.
-kube::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body);
+base::StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body);
 
 struct StatusCause {
   std::string reason;  // machine-readable code, e.g. "NotLiveMigratable"

@@ -20,7 +20,7 @@ const char kUsage[] =
     "  --kubevirt-namespace    namespace of the KubeVirt object (default kubevirt)\n"
     "  --kubevirt-name         name of the KubeVirt object (default kubevirt)\n";
 
-kube::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
+base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
   Flags f;
   std::vector<std::string> problems;
   auto string_flags = [&f](const std::string& name) -> std::string* {
@@ -82,7 +82,7 @@ kube::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
   std::string message;
   for (const std::string& p : problems) message += p + "\n";
   message.pop_back();
-  return kube::InvalidArgument(message);
+  return base::InvalidArgument(message);
 }
 
 }  // namespace webhook

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace webhook {
 
@@ -26,6 +26,6 @@ extern const char kUsage[];
 // "--flag=value". Returns InvalidArgument whose message lists every problem,
 // one per line (unknown flags, missing values, bad numbers, missing required
 // flags), so that the operator fixes them all at once.
-kube::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args);
+base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args);
 
 }  // namespace webhook

@@ -157,7 +157,7 @@ int Run(int argc, char** argv) {
   });
 
   std::cout << "migration-webhook listening on " << srv->port() << std::endl;
-  kube::Status served = srv->Serve();
+  base::Status served = srv->Serve();
   if (!served.ok()) {
     std::cerr << "migration-webhook: " << served.message() << std::endl;
     std::_Exit(1);

@@ -129,19 +129,19 @@ class Server::Impl::Loop {
     if (wake_fd_ >= 0) close(wake_fd_);
   }
 
-  kube::Status Init() {
+  base::Status Init() {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epfd_ < 0 || wake_fd_ < 0) {
-      return kube::Internal(std::string("cannot create the event loop: ") + std::strerror(errno));
+      return base::Internal(std::string("cannot create the event loop: ") + std::strerror(errno));
     }
     epoll_event we{};
     we.events = EPOLLIN;
     we.data.ptr = &kWakeTag;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &we) != 0 || !Listen(true)) {
-      return kube::Internal(std::string("cannot set up the event loop: ") + std::strerror(errno));
+      return base::Internal(std::string("cannot set up the event loop: ") + std::strerror(errno));
     }
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   void Wake() {
@@ -608,7 +608,7 @@ Server::~Server() { Stop(); }
 int Server::port() const { return impl_->port; }
 int Server::active_requests() const { return impl_->active; }
 
-kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
+base::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
                                                        CertReloader* certs, HttpHandler handler) {
   std::unique_ptr<Server> server(new Server());
   Impl& s = *server->impl_;
@@ -617,8 +617,8 @@ kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   s.handler = std::move(handler);
 
   s.ctx = SSL_CTX_new(TLS_server_method());
-  if (s.ctx == nullptr) return kube::Internal("cannot create the TLS context");
-  kube::Status tls = certs->ConfigureContext(s.ctx, options.client_ca_file);
+  if (s.ctx == nullptr) return base::Internal("cannot create the TLS context");
+  base::Status tls = certs->ConfigureContext(s.ctx, options.client_ca_file);
   if (!tls.ok()) return tls;
   static const unsigned char kSessionContext[] = "migration-webhook";
   SSL_CTX_set_session_id_context(s.ctx, kSessionContext, sizeof kSessionContext - 1);
@@ -634,7 +634,7 @@ kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   if (getaddrinfo(options.bind_address.c_str(), std::to_string(options.port).c_str(), &hints,
                   &found) != 0 ||
       found == nullptr) {
-    return kube::Unavailable("cannot resolve the bind address " + options.bind_address);
+    return base::Unavailable("cannot resolve the bind address " + options.bind_address);
   }
   int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -643,7 +643,7 @@ kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   std::string why = std::strerror(errno);
   freeaddrinfo(found);
   if (fd >= 0) s.listen_fd = fd;
-  if (!bound) return kube::Unavailable("cannot listen on " + where + ": " + why);
+  if (!bound) return base::Unavailable("cannot listen on " + where + ": " + why);
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -653,15 +653,15 @@ kube::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   const int threads = options.threads > 0 ? options.threads : DefaultThreads();
   for (int i = 0; i < threads; ++i) {
     s.loops.push_back(std::make_unique<Impl::Loop>(&s));
-    kube::Status st = s.loops.back()->Init();
+    base::Status st = s.loops.back()->Init();
     if (!st.ok()) return st;
   }
   return server;
 }
 
-kube::Status Server::Serve() {
+base::Status Server::Serve() {
   Impl& s = *impl_;
-  if (s.stop) return kube::Status::Ok();
+  if (s.stop) return base::Status::Ok();
   s.serving = true;
   std::vector<std::thread> others;
   for (size_t i = 1; i < s.loops.size(); ++i) {
@@ -671,7 +671,7 @@ kube::Status Server::Serve() {
   for (std::thread& t : others) t.join();
   s.serving = false;
   s.Notify();
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 void Server::Stop() {

@@ -38,7 +38,7 @@
 #include <memory>
 #include <string>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "webhook/http.h"
 #include "webhook/tls.h"
 
@@ -77,7 +77,7 @@ class Server {
  public:
   // `certs` must outlive the server. Returns InvalidArgument for a bad client
   // CA file, Unavailable when the address cannot be bound.
-  static kube::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options,
+  static base::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options,
                                                         CertReloader* certs, HttpHandler handler);
   ~Server();  // stops; a Serve() on another thread must have returned
   Server(const Server&) = delete;
@@ -87,7 +87,7 @@ class Server {
   // Serves until Stop() and every connection has ended; always Ok (errors
   // of single connections close them). Returns at once when Stop() came
   // first.
-  kube::Status Serve();
+  base::Status Serve();
   // Idempotent; may come before, during or after Serve().
   void Stop();
   // Waits until no request is in progress: from its first byte to its

@@ -36,9 +36,9 @@ std::string OpenSslError() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-kube::StatusOr<std::string> ReadFile(const std::string& path) {
+base::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return kube::InvalidArgument("cannot read " + path);
+  if (!in) return base::InvalidArgument("cannot read " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -61,14 +61,14 @@ CertPair::~CertPair() {
   sk_X509_pop_free(chain_, X509_free);
 }
 
-kube::StatusOr<std::shared_ptr<const CertPair>> CertPair::FromPem(const std::string& cert_pem,
+base::StatusOr<std::shared_ptr<const CertPair>> CertPair::FromPem(const std::string& cert_pem,
                                                                   const std::string& key_pem) {
   ERR_clear_error();
   std::shared_ptr<CertPair> pair(new CertPair());
   BioPtr cert_bio = MemBio(cert_pem);
   pair->leaf_ = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr);
   if (pair->leaf_ == nullptr) {
-    return kube::InvalidArgument("no PEM certificate: " + OpenSslError());
+    return base::InvalidArgument("no PEM certificate: " + OpenSslError());
   }
   pair->chain_ = sk_X509_new_null();
   while (X509* extra = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) {
@@ -83,11 +83,11 @@ kube::StatusOr<std::shared_ptr<const CertPair>> CertPair::FromPem(const std::str
   pair->key_ = PEM_read_bio_PrivateKey(
       key_bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
   if (pair->key_ == nullptr) {
-    return kube::InvalidArgument("no unencrypted PEM private key: " + OpenSslError());
+    return base::InvalidArgument("no unencrypted PEM private key: " + OpenSslError());
   }
   if (X509_check_private_key(pair->leaf_, pair->key_) != 1) {
     ERR_clear_error();
-    return kube::InvalidArgument("the private key does not match the certificate");
+    return base::InvalidArgument("the private key does not match the certificate");
   }
   return std::shared_ptr<const CertPair>(std::move(pair));
 }
@@ -108,7 +108,7 @@ CertReloader::CertReloader(std::string cert_file, std::string key_file,
 
 CertReloader::~CertReloader() { Stop(); }
 
-kube::StatusOr<std::unique_ptr<CertReloader>> CertReloader::Create(
+base::StatusOr<std::unique_ptr<CertReloader>> CertReloader::Create(
     std::string cert_file, std::string key_file, std::chrono::milliseconds poll) {
   std::unique_ptr<CertReloader> r(new CertReloader(std::move(cert_file), std::move(key_file), poll));
   r->cert_stamp_ = Stamp(r->cert_file_);
@@ -130,14 +130,14 @@ CertReloader::FileStamp CertReloader::Stamp(const std::string& path) {
   return s;
 }
 
-kube::StatusOr<std::shared_ptr<const CertPair>> CertReloader::Load() const {
+base::StatusOr<std::shared_ptr<const CertPair>> CertReloader::Load() const {
   auto cert = ReadFile(cert_file_);
   if (!cert.ok()) return cert.status();
   auto key = ReadFile(key_file_);
   if (!key.ok()) return key.status();
   auto pair = CertPair::FromPem(*cert, *key);
   if (!pair.ok()) {
-    return kube::InvalidArgument(cert_file_ + " and " + key_file_ + ": " +
+    return base::InvalidArgument(cert_file_ + " and " + key_file_ + ": " +
                                  pair.status().message());
   }
   return pair;
@@ -216,13 +216,13 @@ int CertReloader::CertCallback(SSL* ssl, void* arg) {
   return 1;
 }
 
-kube::Status CertReloader::ConfigureContext(SSL_CTX* ctx, const std::string& client_ca_file) {
+base::Status CertReloader::ConfigureContext(SSL_CTX* ctx, const std::string& client_ca_file) {
   ERR_clear_error();
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
-    return kube::Internal("configuring TLS: " + OpenSslError());
+    return base::Internal("configuring TLS: " + OpenSslError());
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -232,22 +232,22 @@ kube::Status CertReloader::ConfigureContext(SSL_CTX* ctx, const std::string& cli
   std::shared_ptr<const CertPair> pair = current();
   if (SSL_CTX_use_certificate(ctx, pair->leaf()) != 1 ||
       SSL_CTX_use_PrivateKey(ctx, pair->key()) != 1) {
-    return kube::Internal("installing the certificate: " + OpenSslError());
+    return base::Internal("installing the certificate: " + OpenSslError());
   }
   SSL_CTX_set_cert_cb(ctx, &CertReloader::CertCallback, this);
   if (!client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, client_ca_file.c_str(), nullptr) != 1) {
-      return kube::InvalidArgument("--client-ca-file " + client_ca_file + ": " + OpenSslError());
+      return base::InvalidArgument("--client-ca-file " + client_ca_file + ": " + OpenSslError());
     }
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(client_ca_file.c_str());
     if (names == nullptr) {
-      return kube::InvalidArgument("--client-ca-file " + client_ca_file +
+      return base::InvalidArgument("--client-ca-file " + client_ca_file +
                                    ": no certificates: " + OpenSslError());
     }
     SSL_CTX_set_client_CA_list(ctx, names);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace webhook

@@ -23,7 +23,7 @@
 #include <string>
 #include <thread>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 struct stack_st_X509;  // STACK_OF(X509), without including x509.h here
 
@@ -35,7 +35,7 @@ class CertPair {
   // Parses PEM text: the leaf certificate first, then any intermediates.
   // InvalidArgument when either does not parse or the key does not belong to
   // the leaf. ECDSA and RSA keys are accepted.
-  static kube::StatusOr<std::shared_ptr<const CertPair>> FromPem(const std::string& cert_pem,
+  static base::StatusOr<std::shared_ptr<const CertPair>> FromPem(const std::string& cert_pem,
                                                                  const std::string& key_pem);
   ~CertPair();
   CertPair(const CertPair&) = delete;
@@ -60,7 +60,7 @@ class CertReloader {
   // parsed. `poll` is how often Start()'s thread looks at the files' stat data
   // (mtime, ctime, size, inode: a Kubernetes secret volume swaps a
   // symlink, so the files seen get new inodes).
-  static kube::StatusOr<std::unique_ptr<CertReloader>> Create(
+  static base::StatusOr<std::unique_ptr<CertReloader>> Create(
       std::string cert_file, std::string key_file,
       std::chrono::milliseconds poll = std::chrono::milliseconds(200));
   ~CertReloader();  // stops the watcher thread
@@ -86,7 +86,7 @@ class CertReloader {
   // the certificate callback that serves current(). A non-empty
   // `client_ca_file` requires client certificates verified against it.
   // Returns InvalidArgument when the CA file cannot be loaded.
-  kube::Status ConfigureContext(SSL_CTX* ctx, const std::string& client_ca_file);
+  base::Status ConfigureContext(SSL_CTX* ctx, const std::string& client_ca_file);
 
  private:
   CertReloader(std::string cert_file, std::string key_file, std::chrono::milliseconds poll);
@@ -95,7 +95,7 @@ class CertReloader {
     bool operator==(const FileStamp&) const = default;
   };
   static FileStamp Stamp(const std::string& path);
-  kube::StatusOr<std::shared_ptr<const CertPair>> Load() const;
+  base::StatusOr<std::shared_ptr<const CertPair>> Load() const;
   void Run();
   static int CertCallback(SSL* ssl, void* arg);
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <utility>
 
+#include "kube/api_status.h"
 #include "tests/devcluster/pki.h"
 
 namespace devcluster {
@@ -59,23 +60,23 @@ bool ExactOrWildcard(const std::vector<std::string>& items, const std::string& r
 
 // One admissionregistration.k8s.io/v1 RuleWithOperations against the request
 // at `version`.
-kube::StatusOr<bool> RuleMatches(const Json& rule, const AdmissionAttributes& a,
+base::StatusOr<bool> RuleMatches(const Json& rule, const AdmissionAttributes& a,
                                  const std::string& version) {
-  if (!rule.IsObject()) return kube::InvalidArgument("rules: each rule must be an object");
+  if (!rule.IsObject()) return base::InvalidArgument("rules: each rule must be an object");
   auto ops = StringList(Member(rule, "operations"));
   auto groups = StringList(Member(rule, "apiGroups"));
   auto versions = StringList(Member(rule, "apiVersions"));
   auto resources = StringList(Member(rule, "resources"));
   if (!ops || !groups || !versions || !resources) {
-    return kube::InvalidArgument(
+    return base::InvalidArgument(
         "rules: operations, apiGroups, apiVersions and resources must be lists of strings");
   }
   std::string scope = "*";
   if (const Json* s = Member(rule, "scope"); s != nullptr && !s->IsNull()) {
-    if (!s->IsString()) return kube::InvalidArgument("rules: scope must be a string");
+    if (!s->IsString()) return base::InvalidArgument("rules: scope must be a string");
     scope = s->GetString();
     if (scope != "*" && scope != "Cluster" && scope != "Namespaced") {
-      return kube::InvalidArgument("rules: scope must be one of \"*\", \"Cluster\", \"Namespaced\"");
+      return base::InvalidArgument("rules: scope must be one of \"*\", \"Cluster\", \"Namespaced\"");
     }
   }
   // A Namespace object is cluster-scoped even though it "has" a namespace.
@@ -94,10 +95,10 @@ kube::StatusOr<bool> RuleMatches(const Json& rule, const AdmissionAttributes& a,
   return false;
 }
 
-kube::StatusOr<bool> AnyRuleMatches(const Json* rules, const AdmissionAttributes& a,
+base::StatusOr<bool> AnyRuleMatches(const Json* rules, const AdmissionAttributes& a,
                                     const std::string& version) {
   if (rules == nullptr || rules->IsNull()) return false;
-  if (!rules->IsArray()) return kube::InvalidArgument("rules must be a list");
+  if (!rules->IsArray()) return base::InvalidArgument("rules must be a list");
   for (const Json& rule : rules->GetArray()) {
     auto m = RuleMatches(rule, a, version);
     if (!m.ok() || *m) return m;
@@ -270,16 +271,16 @@ std::string JoinHostPort(const std::string& host, int port) {
 }
 
 // clientConfig → Endpoint, or the reason the webhook cannot be called.
-kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
+base::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
                                              const std::map<std::string, std::string>& services) {
   if (cc == nullptr || !cc->IsObject()) {
-    return kube::InvalidArgument("could not get REST client: webhook has no clientConfig");
+    return base::InvalidArgument("could not get REST client: webhook has no clientConfig");
   }
   Endpoint ep;
   if (const Json* ca = Member(*cc, "caBundle"); ca != nullptr && !ca->IsNull()) {
     auto pem = ca->IsString() ? Base64Decode(ca->GetString()) : std::nullopt;
     if (!pem || pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return kube::InvalidArgument(
+      return base::InvalidArgument(
           "could not get REST client: unable to load root certificates: unable to parse bytes "
           "as PEM block");
     }
@@ -290,7 +291,7 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
   bool has_url = url != nullptr && !url->IsNull();
   bool has_svc = svc != nullptr && !svc->IsNull();
   if (has_url == has_svc) {
-    return kube::InvalidArgument(
+    return base::InvalidArgument(
         "could not get REST client: exactly one of clientConfig.url or clientConfig.service "
         "is required");
   }
@@ -298,11 +299,11 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
     std::string u = url->IsString() ? url->GetString() : "";
     constexpr std::string_view kScheme = "https://";
     if (u.compare(0, kScheme.size(), kScheme) != 0) {
-      return kube::InvalidArgument("could not get REST client: clientConfig.url: 'https' is the "
+      return base::InvalidArgument("could not get REST client: clientConfig.url: 'https' is the "
                                    "only allowed URL scheme: \"" + u + "\"");
     }
     if (u.find('#') != std::string::npos) {
-      return kube::InvalidArgument(
+      return base::InvalidArgument(
           "could not get REST client: clientConfig.url: fragments are not permitted");
     }
     std::string rest = u.substr(kScheme.size());
@@ -312,7 +313,7 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
     if (ep.path[0] == '?') ep.path = "/" + ep.path;
     if (hostport.find('@') != std::string::npos ||
         !SplitHostPort(hostport, &ep.connect_host, &ep.port)) {
-      return kube::InvalidArgument("could not get REST client: clientConfig.url: bad host \"" +
+      return base::InvalidArgument("could not get REST client: clientConfig.url: bad host \"" +
                                    hostport + "\"");
     }
     ep.display_url = u;
@@ -322,13 +323,13 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
   std::string ns = svc->IsObject() ? StringAt(*svc, "namespace") : "";
   std::string name = svc->IsObject() ? StringAt(*svc, "name") : "";
   if (ns.empty() || name.empty()) {
-    return kube::InvalidArgument(
+    return base::InvalidArgument(
         "could not get REST client: clientConfig.service: namespace and name are required");
   }
   ep.path = "/";
   if (const Json* p = Member(*svc, "path"); p != nullptr && !p->IsNull()) {
     if (!p->IsString() || p->GetStringLength() == 0 || p->GetString()[0] != '/') {
-      return kube::InvalidArgument(
+      return base::InvalidArgument(
           "could not get REST client: clientConfig.service.path must start with '/'");
     }
     ep.path = p->GetString();
@@ -336,7 +337,7 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
   int service_port = 443;
   if (const Json* p = Member(*svc, "port"); p != nullptr && !p->IsNull()) {
     if (!p->IsInt() || p->GetInt() < 1 || p->GetInt() > 65535) {
-      return kube::InvalidArgument(
+      return base::InvalidArgument(
           "could not get REST client: clientConfig.service.port must be 1-65535");
     }
     service_port = p->GetInt();
@@ -351,7 +352,7 @@ kube::StatusOr<Endpoint> ResolveClientConfig(const Json* cc,
   }
   if (!SplitHostPort(it->second, &ep.connect_host, &ep.port) ||
       it->second.find(':') == std::string::npos) {
-    return kube::InvalidArgument("could not get REST client: bad endpoint \"" + it->second +
+    return base::InvalidArgument("could not get REST client: bad endpoint \"" + it->second +
                                  "\" for service " + ns + "/" + name);
   }
   return ep;
@@ -561,7 +562,7 @@ std::string UnexpectedStatusMessage(int code, const std::string& body) {
 // What one webhook call came to.
 struct CallOutcome {
   enum class Kind { kAllowed, kRejected, kCallError, kError } kind = Kind::kAllowed;
-  kube::Status status;     // kRejected, kError: what to return
+  base::Status status;     // kRejected, kError: what to return
   std::string call_error;  // kCallError: the ErrCallingWebhook reason
   std::vector<std::string> warnings;
 };
@@ -574,7 +575,7 @@ CallOutcome CallError(std::string reason) {
 }
 
 // webhookerrors.ToStatusErr: the Status of a denial.
-kube::Status DenialStatus(const std::string& hook, const Json* status,
+base::Status DenialStatus(const std::string& hook, const Json* status,
                           const AdmissionAttributes& a) {
   int code = 0;
   std::string reason, message, details;
@@ -616,7 +617,7 @@ kube::Status DenialStatus(const std::string& hook, const Json* status,
     details = ToJson(d);
   }
   if (reason.empty()) reason = code == 500 ? "InternalError" : "Forbidden";
-  kube::Status s(kube::CodeForHttp(code, reason), message);
+  base::Status s(kube::CodeForHttp(code, reason), message);
   s.WithHttp(code, reason).WithDetails(details);
   JsonDoc parsed;
   parsed.Parse(details.c_str());
@@ -638,7 +639,7 @@ CallOutcome CallHook(const Json& hook, const std::string& name, const AdmissionA
     if (v != "None" && v != "NoneOnDryRun") {
       CallOutcome o;
       o.kind = CallOutcome::Kind::kError;
-      o.status = kube::InvalidArgument("admission webhook " + Quoted(name) +
+      o.status = base::InvalidArgument("admission webhook " + Quoted(name) +
                                        " does not support dry run");
       o.status.WithHttp(400, "BadRequest");
       return o;
@@ -719,7 +720,7 @@ CallOutcome CallHook(const Json& hook, const std::string& name, const AdmissionA
 }
 
 // apierrors.NewInternalError.
-kube::Status InternalErrorStatus(const std::string& err) {
+base::Status InternalErrorStatus(const std::string& err) {
   JsonDoc d;
   d.SetObject();
   Alloc& al = d.GetAllocator();
@@ -728,28 +729,28 @@ kube::Status InternalErrorStatus(const std::string& err) {
   SetString(cause, "message", err, al);
   causes.PushBack(cause, al);
   d.AddMember("causes", causes, al);
-  kube::Status s = kube::Internal("Internal error occurred: " + err);
+  base::Status s = base::Internal("Internal error occurred: " + err);
   s.WithHttp(500, "InternalError").WithDetails(ToJson(d));
   return s;
 }
 
 }  // namespace
 
-kube::StatusOr<bool> MatchesLabelSelector(const Json* selector,
+base::StatusOr<bool> MatchesLabelSelector(const Json* selector,
                                           const std::map<std::string, std::string>& labels) {
   if (selector == nullptr || selector->IsNull()) return true;
-  if (!selector->IsObject()) return kube::InvalidArgument("label selector must be an object");
+  if (!selector->IsObject()) return base::InvalidArgument("label selector must be an object");
   if (const Json* ml = Member(*selector, "matchLabels"); ml != nullptr && !ml->IsNull()) {
-    if (!ml->IsObject()) return kube::InvalidArgument("matchLabels must be an object");
+    if (!ml->IsObject()) return base::InvalidArgument("matchLabels must be an object");
     for (auto it = ml->MemberBegin(); it != ml->MemberEnd(); ++it) {
-      if (!it->value.IsString()) return kube::InvalidArgument("matchLabels values must be strings");
+      if (!it->value.IsString()) return base::InvalidArgument("matchLabels values must be strings");
       auto found = labels.find(it->name.GetString());
       if (found == labels.end() || found->second != it->value.GetString()) return false;
     }
   }
   const Json* exprs = Member(*selector, "matchExpressions");
   if (exprs == nullptr || exprs->IsNull()) return true;
-  if (!exprs->IsArray()) return kube::InvalidArgument("matchExpressions must be a list");
+  if (!exprs->IsArray()) return base::InvalidArgument("matchExpressions must be a list");
   bool result = true;
   // Every expression is validated even after one fails to match, as
   // kube-apiserver parses the whole selector before using it.
@@ -758,38 +759,38 @@ kube::StatusOr<bool> MatchesLabelSelector(const Json* selector,
     std::string op = e.IsObject() ? StringAt(e, "operator") : "";
     auto values = e.IsObject() ? StringList(Member(e, "values")) : std::nullopt;
     if (key.empty() || !values) {
-      return kube::InvalidArgument("matchExpressions: key and a list of string values required");
+      return base::InvalidArgument("matchExpressions: key and a list of string values required");
     }
     auto found = labels.find(key);
     bool has = found != labels.end();
     bool in = has && std::find(values->begin(), values->end(), found->second) != values->end();
     if (op == "In" || op == "NotIn") {
       if (values->empty()) {
-        return kube::InvalidArgument("matchExpressions: values: Required value: must be "
+        return base::InvalidArgument("matchExpressions: values: Required value: must be "
                                      "specified when `operator` is 'In' or 'NotIn'");
       }
       if (op == "In" ? !in : in) result = false;
     } else if (op == "Exists" || op == "DoesNotExist") {
       if (!values->empty()) {
-        return kube::InvalidArgument("matchExpressions: values: Forbidden: may not be specified "
+        return base::InvalidArgument("matchExpressions: values: Forbidden: may not be specified "
                                      "when `operator` is 'Exists' or 'DoesNotExist'");
       }
       if (op == "Exists" ? !has : has) result = false;
     } else {
-      return kube::InvalidArgument("matchExpressions: " + Quoted(op) +
+      return base::InvalidArgument("matchExpressions: " + Quoted(op) +
                                    " is not a valid label selector operator");
     }
   }
   return result;
 }
 
-kube::StatusOr<WebhookMatch> MatchWebhook(const Json& webhook, const AdmissionAttributes& a) {
+base::StatusOr<WebhookMatch> MatchWebhook(const Json& webhook, const AdmissionAttributes& a) {
   WebhookMatch none;
-  if (!webhook.IsObject()) return kube::InvalidArgument("webhook entry is not an object");
+  if (!webhook.IsObject()) return base::InvalidArgument("webhook entry is not an object");
 
   // Selectors first, as ShouldCallHook does: a clean mismatch ends here; a
   // malformed selector only matters if the rules match.
-  kube::Status selector_error;
+  base::Status selector_error;
   bool is_ns = IsNamespaceResource(a);
   if (a.namespaced || is_ns) {
     std::map<std::string, std::string> ns_labels = a.namespace_labels;
@@ -823,7 +824,7 @@ kube::StatusOr<WebhookMatch> MatchWebhook(const Json& webhook, const AdmissionAt
     std::string policy = StringAt(webhook, "matchPolicy");
     if (policy.empty()) policy = "Equivalent";
     if (policy != "Equivalent" && policy != "Exact") {
-      return kube::InvalidArgument("matchPolicy must be Equivalent or Exact");
+      return base::InvalidArgument("matchPolicy must be Equivalent or Exact");
     }
     if (policy == "Equivalent") {
       for (const std::string& v : a.equivalent_versions) {
@@ -850,7 +851,7 @@ Admission::Admission(std::map<std::string, std::string> service_endpoints, Logge
 AdmissionResult Admission::Validate(const AdmissionAttributes& attrs,
                                     const std::vector<const Json*>& configs) const {
   AdmissionResult result;
-  std::optional<kube::Status> first_error;
+  std::optional<base::Status> first_error;
   for (const Json* config : configs) {
     if (config == nullptr || !config->IsObject()) continue;
     const Json* hooks = Member(*config, "webhooks");

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/json.h"
 
@@ -47,7 +47,7 @@ struct AdmissionResult {
   // When !allowed: the error to return, with http_code(), reason(), message()
   // and details_json() (the Status `details` object, "" when none) set as
   // kube-apiserver sets them.
-  kube::Status denial;
+  base::Status denial;
   // From every webhook called, in call order, for `Warning: 299 - "..."`
   // headers. Present whether or not the request was allowed.
   std::vector<std::string> warnings;
@@ -66,12 +66,12 @@ struct WebhookMatch {
 // configuration's `webhooks`. InvalidArgument for malformed rules or
 // selectors (which kube-apiserver's validation would have rejected) when
 // they matter to the decision.
-kube::StatusOr<WebhookMatch> MatchWebhook(const Json& webhook, const AdmissionAttributes& attrs);
+base::StatusOr<WebhookMatch> MatchWebhook(const Json& webhook, const AdmissionAttributes& attrs);
 
 // A metav1.LabelSelector (matchLabels, matchExpressions with In, NotIn,
 // Exists, DoesNotExist) against `labels`. A null selector and {} match
 // everything. InvalidArgument for a malformed selector.
-kube::StatusOr<bool> MatchesLabelSelector(const Json* selector,
+base::StatusOr<bool> MatchesLabelSelector(const Json* selector,
                                           const std::map<std::string, std::string>& labels);
 
 // Calls validating webhooks. Thread-safe: Validate may run concurrently; each

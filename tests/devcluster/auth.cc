@@ -76,12 +76,12 @@ Authenticator::Authenticator(X509_STORE* store, std::vector<StaticToken> tokens)
 
 Authenticator::~Authenticator() { X509_STORE_free(store_); }
 
-kube::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const std::string& dir,
+base::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const std::string& dir,
                                                                      const CertKey& ca) {
   kube::X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   if (!ca_cert) {
     ERR_clear_error();
-    return kube::InvalidArgument("the client CA certificate is not valid PEM");
+    return base::InvalidArgument("the client CA certificate is not valid PEM");
   }
   auto tokens = EnsureTokens(dir);
   if (!tokens.ok()) return tokens.status();
@@ -89,7 +89,7 @@ kube::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const std::
   if (store == nullptr || X509_STORE_add_cert(store, ca_cert.get()) != 1) {
     X509_STORE_free(store);
     ERR_clear_error();
-    return kube::Internal("cannot build the client CA store");
+    return base::Internal("cannot build the client CA store");
   }
   return std::unique_ptr<Authenticator>(new Authenticator(store, std::move(*tokens)));
 }
@@ -139,14 +139,14 @@ std::optional<UserInfo> Authenticator::FromBearerToken(std::string_view token) c
   return user;
 }
 
-kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const CertKey& ca) {
-  if (ctx == nullptr) return kube::InvalidArgument("no SSL_CTX");
+base::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const CertKey& ca) {
+  if (ctx == nullptr) return base::InvalidArgument("no SSL_CTX");
   kube::X509Ptr cert = kube::CertFromPem(serving.cert_pem);
   kube::EvpPkeyPtr key = kube::KeyFromPem(serving.key_pem);
   kube::X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   if (!cert || !key || !ca_cert) {
     ERR_clear_error();
-    return kube::InvalidArgument("the serving certificate, its key or the CA is not valid PEM");
+    return base::InvalidArgument("the serving certificate, its key or the CA is not valid PEM");
   }
   bool ok = SSL_CTX_use_certificate(ctx, cert.get()) == 1 &&
             SSL_CTX_use_PrivateKey(ctx, key.get()) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
@@ -154,7 +154,7 @@ kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const Cert
             SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) == 1;
   if (!ok) {
     ERR_clear_error();
-    return kube::InvalidArgument("cannot configure TLS with the serving certificate");
+    return base::InvalidArgument("cannot configure TLS with the serving certificate");
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                SSL_OP_NO_COMPRESSION);
@@ -163,14 +163,14 @@ kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const Cert
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   if (store == nullptr || X509_STORE_add_cert(store, ca_cert.get()) != 1) {
     ERR_clear_error();
-    return kube::Internal("cannot add the client CA to the TLS context");
+    return base::Internal("cannot add the client CA to the TLS context");
   }
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
   X509_NAME* ca_name = X509_NAME_dup(X509_get_subject_name(ca_cert.get()));
   if (names == nullptr || ca_name == nullptr || sk_X509_NAME_push(names, ca_name) <= 0) {
     X509_NAME_free(ca_name);
     sk_X509_NAME_pop_free(names, X509_NAME_free);
-    return kube::Internal("cannot build the client CA list");
+    return base::Internal("cannot build the client CA list");
   }
   SSL_CTX_set_client_CA_list(ctx, names);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyClientCert);
@@ -178,7 +178,7 @@ kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const Cert
   // resumption fails with "session id context uninitialized".
   static const unsigned char kSessionContext[] = "devcluster";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace devcluster

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/pki.h"
 
 namespace devcluster {
@@ -36,7 +36,7 @@ class Authenticator {
   // Reads (creating missing entries, see EnsureTokens) DIR/pki/tokens.csv and
   // trusts client certificates signed by `ca`. InvalidArgument for an
   // unparsable CA or token file.
-  static kube::StatusOr<std::unique_ptr<Authenticator>> Create(const std::string& dir,
+  static base::StatusOr<std::unique_ptr<Authenticator>> Create(const std::string& dir,
                                                                const CertKey& ca);
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;
@@ -66,6 +66,6 @@ class Authenticator {
 // certificate that does not verify does not fail the handshake; it is simply
 // not accepted by FromPeerCertificate (kube-apiserver's behaviour: 401, not a
 // TLS alert). For httplib::SSLServer's setup-callback constructor.
-kube::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const CertKey& ca);
+base::Status ConfigureServerTls(SSL_CTX* ctx, const CertKey& serving, const CertKey& ca);
 
 }  // namespace devcluster

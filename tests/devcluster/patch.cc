@@ -12,17 +12,17 @@ namespace {
 
 using rapidjson::SizeType;
 
-kube::Status BadRequest(std::string m) {
-  return kube::InvalidArgument(std::move(m)).WithHttp(400, "BadRequest");
+base::Status BadRequest(std::string m) {
+  return base::InvalidArgument(std::move(m)).WithHttp(400, "BadRequest");
 }
 
 // kube-apiserver turns errors of the patch libraries that it does not map
 // itself into a 500 whose reason is the empty StatusReasonUnknown.
-kube::Status ServerError(std::string m) { return kube::Internal(std::move(m)).WithHttp(500, ""); }
+base::Status ServerError(std::string m) { return base::Internal(std::move(m)).WithHttp(500, ""); }
 
 // NewGenericServerResponse(422, ...): the library's reason is not shown.
-kube::Status Rejected422() {
-  return kube::InvalidArgument("the server rejected our request due to an error in our request")
+base::Status Rejected422() {
+  return base::InvalidArgument("the server rejected our request due to an error in our request")
       .WithHttp(422, "Invalid");
 }
 
@@ -396,7 +396,7 @@ int IndexOf(const std::vector<std::string>& order, const std::string& key) {
   return it == order.end() ? -1 : static_cast<int>(it - order.begin());
 }
 
-kube::Status NoMergeKey(const Json& m, const std::string& merge_key) {
+base::Status NoMergeKey(const Json& m, const std::string& merge_key) {
   return ServerError("map: " + ToJson(m) + " does not contain declared merge key: " + merge_key);
 }
 
@@ -405,18 +405,18 @@ class SmpMerger {
   SmpMerger(const MergeKeys& keys, Alloc& a) : keys_(keys), a_(a) {}
 
   // mergeMap: merges object `patch` into object `orig`.
-  kube::Status MergeMap(Json& orig, const Json& patch, const std::string& path) {
+  base::Status MergeMap(Json& orig, const Json& patch, const std::string& path) {
     if (const Json* d = Member(patch, kDirective)) {
       if (d->IsString() && Str(*d) == "replace") {
         Json fresh(rapidjson::kObjectType);
-        kube::Status s = MergeMapBody(fresh, patch, path);
+        base::Status s = MergeMapBody(fresh, patch, path);
         if (!s.ok()) return s;
         orig = fresh;
-        return kube::Status::Ok();
+        return base::Status::Ok();
       }
       if (d->IsString() && Str(*d) == "delete") {
         orig.SetObject();
-        return kube::Status::Ok();
+        return base::Status::Ok();
       }
       return ServerError("unknown patch type: " + (d->IsString() ? std::string(Str(*d)) : ToJson(*d)) +
                          " in map: " + ToJson(patch));
@@ -427,27 +427,27 @@ class SmpMerger {
  private:
   // The patch value as it lands where nothing was: directives applied against
   // an empty value, nulls dropped.
-  kube::Status Prepare(const Json& v, const std::string& path, Json* out) {
+  base::Status Prepare(const Json& v, const std::string& path, Json* out) {
     if (v.IsObject()) {
       Json fresh(rapidjson::kObjectType);
-      kube::Status s = MergeMap(fresh, v, path);
+      base::Status s = MergeMap(fresh, v, path);
       if (!s.ok()) return s;
       *out = fresh;
-      return kube::Status::Ok();
+      return base::Status::Ok();
     }
     if (v.IsArray() && keys_.count(path) != 0) {
       Json fresh(rapidjson::kArrayType);
-      kube::Status s = MergeSlice(fresh, v, path, keys_.find(path)->second, false);
+      base::Status s = MergeSlice(fresh, v, path, keys_.find(path)->second, false);
       if (!s.ok()) return s;
       *out = fresh;
-      return kube::Status::Ok();
+      return base::Status::Ok();
     }
     *out = Json(v, a_);
     PruneNulls(*out);
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
-  kube::Status MergeMapBody(Json& orig, const Json& patch, const std::string& path) {
+  base::Status MergeMapBody(Json& orig, const Json& patch, const std::string& path) {
     if (!orig.IsObject()) orig.SetObject();
 
     if (const Json* rk = Member(patch, kRetainKeys)) {
@@ -479,7 +479,7 @@ class SmpMerger {
       std::string_view k = Str(it->name);
       if (!StartsWith(k, kSetElementOrderPrefix)) continue;
       std::string list_key(k.substr(kSetElementOrderPrefix.size()));
-      kube::Status s = ApplySetElementOrder(orig, patch, it->value, list_key, path);
+      base::Status s = ApplySetElementOrder(orig, patch, it->value, list_key, path);
       if (!s.ok()) return s;
       handled.insert(list_key);
     }
@@ -502,12 +502,12 @@ class SmpMerger {
       if (ov == nullptr || TypeClass(*ov) != TypeClass(pv)) {
         if (is_delete_list) continue;
         Json v;
-        kube::Status s = Prepare(pv, child, &v);
+        base::Status s = Prepare(pv, child, &v);
         if (!s.ok()) return s;
         SetMember(orig, key, v, a_);
         continue;
       }
-      kube::Status s;
+      base::Status s;
       if (pv.IsObject()) {
         s = MergeMap(*ov, pv, child);
       } else if (pv.IsArray()) {
@@ -517,22 +517,22 @@ class SmpMerger {
       }
       if (!s.ok()) return s;
     }
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
-  kube::Status MergeSliceHandler(Json& orig, const Json& patch, const std::string& path, bool is_delete_list) {
+  base::Status MergeSliceHandler(Json& orig, const Json& patch, const std::string& path, bool is_delete_list) {
     auto it = keys_.find(path);
     if (it == keys_.end() && !is_delete_list) {
       Json v(patch, a_);
       PruneNulls(v);
       orig = v;
-      return kube::Status::Ok();
+      return base::Status::Ok();
     }
     return MergeSlice(orig, patch, path, it == keys_.end() ? "" : it->second, is_delete_list);
   }
 
   // sliceElementType over both lists: *maps says whether they hold objects.
-  kube::Status ElementType(const Json& a, const Json* b, bool* maps, bool* any) {
+  base::Status ElementType(const Json& a, const Json* b, bool* maps, bool* any) {
     int cls = -1;
     for (const Json* list : {&a, b}) {
       if (list == nullptr || !list->IsArray()) continue;
@@ -549,15 +549,15 @@ class SmpMerger {
     }
     *any = cls != -1;
     *maps = cls == 4;
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   // mergeSlice for a list with the merge strategy (or a deletion list).
-  kube::Status MergeSlice(Json& orig, const Json& patch, const std::string& path, const std::string& merge_key,
+  base::Status MergeSlice(Json& orig, const Json& patch, const std::string& path, const std::string& merge_key,
                           bool is_delete_list) {
-    if (orig.Empty() && patch.Empty()) return kube::Status::Ok();
+    if (orig.Empty() && patch.Empty()) return base::Status::Ok();
     bool maps = false, any = false;
-    kube::Status s = ElementType(orig, &patch, &maps, &any);
+    base::Status s = ElementType(orig, &patch, &maps, &any);
     if (!s.ok()) return s;
 
     std::vector<std::string> server_order;  // the original's identities (post $patch: delete)
@@ -573,7 +573,7 @@ class SmpMerger {
             ++i;
           }
         }
-        return kube::Status::Ok();
+        return base::Status::Ok();
       }
       std::set<std::string> seen;
       Json merged(rapidjson::kArrayType);
@@ -662,7 +662,7 @@ class SmpMerger {
   // normalizeElementOrder: items named in `patch_order` follow its order,
   // the others ("server-only") keep the server's relative order, and the two
   // runs are interleaved by the server's order where both are known.
-  kube::Status Order(Json& list, const std::string& merge_key, bool maps, const std::vector<std::string>& patch_order,
+  base::Status Order(Json& list, const std::string& merge_key, bool maps, const std::vector<std::string>& patch_order,
                      const std::vector<std::string>& server_order) {
     struct Item {
       std::string key;
@@ -702,11 +702,11 @@ class SmpMerger {
     Json sorted(rapidjson::kArrayType);
     for (SizeType pos : out) sorted.PushBack(list[pos], a_);  // moves
     list = sorted;
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   // validatePatchWithSetOrderList: the patch list must follow the order list.
-  kube::Status CheckOrder(const Json& patch_list, const Json& order, const std::string& merge_key, bool maps) {
+  base::Status CheckOrder(const Json& patch_list, const Json& order, const std::string& merge_key, bool maps) {
     std::vector<const Json*> items;
     for (const auto& p : patch_list.GetArray()) {
       if (maps) {
@@ -725,25 +725,25 @@ class SmpMerger {
                          std::string(kSetElementOrderPrefix.substr(0, kSetElementOrderPrefix.size() - 1)) +
                          " list:\n" + ToJson(order) + "\n");
     }
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   // mergePatchIntoOriginal for one `$setElementOrder/<list_key>`.
-  kube::Status ApplySetElementOrder(Json& orig, const Json& patch, const Json& order, const std::string& list_key,
+  base::Status ApplySetElementOrder(Json& orig, const Json& patch, const Json& order, const std::string& list_key,
                                     const std::string& path) {
     if (!order.IsArray()) return ServerError(std::string("expected a slice, but received a ") + GoJsonKind(order));
     Json* ol = Member(orig, list_key);
     const Json* pl = Member(patch, list_key);
     if (ol != nullptr && !ol->IsArray()) return ServerError(std::string("expected a slice, but received a ") + GoJsonKind(*ol));
     if (pl != nullptr && !pl->IsArray()) return ServerError(std::string("expected a slice, but received a ") + GoJsonKind(*pl));
-    if (ol == nullptr && pl == nullptr) return kube::Status::Ok();
+    if (ol == nullptr && pl == nullptr) return base::Status::Ok();
 
     const std::string child = Join(path, list_key);
     auto it = keys_.find(child);
     const std::string merge_key = it == keys_.end() ? "" : it->second;
     bool maps = false, any = false;
     Json empty(rapidjson::kArrayType);
-    kube::Status s = ElementType(ol != nullptr ? *ol : empty, pl, &maps, &any);
+    base::Status s = ElementType(ol != nullptr ? *ol : empty, pl, &maps, &any);
     if (!s.ok()) return s;
     if (maps && merge_key.empty()) return ServerError("cannot merge lists without merge key for " + child);
     if (pl != nullptr) {
@@ -770,7 +770,7 @@ class SmpMerger {
       if (!s.ok()) return s;
     }
     SetMember(orig, list_key, merged, a_);
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   const MergeKeys& keys_;
@@ -779,23 +779,23 @@ class SmpMerger {
 
 }  // namespace
 
-kube::Status ApplyMergePatch(JsonDoc& target, const Json& patch) {
+base::Status ApplyMergePatch(JsonDoc& target, const Json& patch) {
   if (patch.IsObject()) {
     if (!target.IsObject()) target.SetObject();
     MergeObjects(target, patch, target.GetAllocator());
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
   if (patch.IsArray()) {
     Json v(patch, target.GetAllocator());
     PruneNulls(v);
     static_cast<Json&>(target) = v;
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
   return BadRequest("Invalid JSON Patch");
 }
 
-kube::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why) {
-  if (ops.IsNull()) return kube::Status::Ok();  // Go decodes null as an empty patch
+base::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why) {
+  if (ops.IsNull()) return base::Status::Ok();  // Go decodes null as an empty patch
   if (!ops.IsArray()) {
     return BadRequest(std::string("json: cannot unmarshal ") + GoJsonKind(ops) +
                       " into Go value of type jsonpatch.Patch");
@@ -807,7 +807,7 @@ kube::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why) 
     }
   }
   if (ops.Size() > kMaxJsonPatchOperations) {
-    return kube::InvalidArgument("Request entity too large: The allowed maximum operations in a JSON patch is " +
+    return base::InvalidArgument("Request entity too large: The allowed maximum operations in a JSON patch is " +
                                  std::to_string(kMaxJsonPatchOperations) + ", got " + std::to_string(ops.Size()))
         .WithHttp(413, "RequestEntityTooLarge");
   }
@@ -823,11 +823,11 @@ kube::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why) 
   }
   // Copied back rather than swapped so that target keeps its allocator.
   target.CopyFrom(scratch, target.GetAllocator());
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status ApplyStrategicMergePatch(JsonDoc& target, const Json& patch, const MergeKeys& keys) {
-  if (patch.IsNull()) return kube::Status::Ok();  // Go unmarshals null into an empty map
+base::Status ApplyStrategicMergePatch(JsonDoc& target, const Json& patch, const MergeKeys& keys) {
+  if (patch.IsNull()) return base::Status::Ok();  // Go unmarshals null into an empty map
   if (!patch.IsObject()) {
     return BadRequest(std::string("json: cannot unmarshal ") + GoJsonKind(patch) +
                       " into Go value of type map[string]interface {}");
@@ -836,10 +836,10 @@ kube::Status ApplyStrategicMergePatch(JsonDoc& target, const Json& patch, const 
   scratch.CopyFrom(target, scratch.GetAllocator());
   if (!scratch.IsObject()) scratch.SetObject();
   SmpMerger merger(keys, scratch.GetAllocator());
-  kube::Status s = merger.MergeMap(scratch, patch, "");
+  base::Status s = merger.MergeMap(scratch, patch, "");
   if (!s.ok()) return s;
   target.CopyFrom(scratch, target.GetAllocator());
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 const MergeKeys& BuiltinMergeKeys() {

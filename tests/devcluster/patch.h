@@ -13,7 +13,7 @@
 #include <map>
 #include <string>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/json.h"
 
 namespace devcluster {
@@ -23,7 +23,7 @@ namespace devcluster {
 // newly added objects are dropped. An array patch replaces the whole document
 // (the caller's decode then fails, as on a real server). Errors: a null or
 // scalar patch -> 400 BadRequest "Invalid JSON Patch".
-kube::Status ApplyMergePatch(JsonDoc& target, const Json& patch);
+base::Status ApplyMergePatch(JsonDoc& target, const Json& patch);
 
 // RFC 6902 as kube-apiserver applies it (evanphx/json-patch v4, which is
 // what the apiserver links): add, remove, replace, move, copy, test; JSON
@@ -39,7 +39,7 @@ kube::Status ApplyMergePatch(JsonDoc& target, const Json& patch);
 //     (the apiserver hides the library's reason). That reason, e.g.
 //     `testing value /spec/x failed: test failed`, is stored in `*why` when
 //     `why` is not null, for logs and tests.
-kube::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why = nullptr);
+base::Status ApplyJsonPatch(JsonDoc& target, const Json& ops, std::string* why = nullptr);
 
 // Strategic merge patch metadata: the dotted path of a list field from the
 // object's root, list elements adding no component (e.g. "webhooks",
@@ -70,6 +70,6 @@ const MergeKeys& BuiltinMergeKeys();
 //   - `$patch: merge`, unknown `$patch`, list item without its merge key, mixed
 //     list element types -> 500 with reason "" (the apiserver returns the raw
 //     library error for these).
-kube::Status ApplyStrategicMergePatch(JsonDoc& target, const Json& patch, const MergeKeys& keys);
+base::Status ApplyStrategicMergePatch(JsonDoc& target, const Json& patch, const MergeKeys& keys);
 
 }  // namespace devcluster

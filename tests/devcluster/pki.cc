@@ -44,8 +44,8 @@ using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 
-kube::Status OpenSslFailure(const std::string& what) {
-  return kube::Internal(what + ": " + kube::OpenSslError());
+base::Status OpenSslFailure(const std::string& what) {
+  return base::Internal(what + ": " + kube::OpenSslError());
 }
 
 PkeyPtr NewKey() { return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); }
@@ -64,19 +64,19 @@ std::string CanonicalIp(const std::string& ip) {
   return "";
 }
 
-kube::Status AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
+base::Status AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
     return OpenSslFailure(std::string("adding extension ") + OBJ_nid2sn(nid));
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns,
+base::Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns,
                                 const std::vector<std::string>& ips) {
-  if (dns.empty() && ips.empty()) return kube::Status::Ok();
+  if (dns.empty() && ips.empty()) return base::Status::Ok();
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   for (const std::string& d : dns) {
     GENERAL_NAME* gn = GENERAL_NAME_new();
@@ -89,7 +89,7 @@ kube::Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns,
     ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
     if (octets == nullptr) {
       ERR_clear_error();
-      return kube::InvalidArgument("not an IP address: \"" + ip + "\"");
+      return base::InvalidArgument("not an IP address: \"" + ip + "\"");
     }
     GENERAL_NAME* gn = GENERAL_NAME_new();
     GENERAL_NAME_set0_value(gn, GEN_IPADD, octets);
@@ -98,11 +98,11 @@ kube::Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns,
   if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
     return OpenSslFailure("adding subjectAltName");
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 // A certificate for `key` with serial, validity, subject and issuer set.
-kube::StatusOr<X509Ptr> NewCert(EVP_PKEY* key, const std::string& cn,
+base::StatusOr<X509Ptr> NewCert(EVP_PKEY* key, const std::string& cn,
                                 const std::vector<std::string>& orgs, X509* issuer_cert,
                                 int valid_days) {
   X509Ptr cert(X509_new());
@@ -139,7 +139,7 @@ kube::StatusOr<X509Ptr> NewCert(EVP_PKEY* key, const std::string& cn,
   return cert;
 }
 
-kube::StatusOr<CertKey> NewCa() {
+base::StatusOr<CertKey> NewCa() {
   PkeyPtr key = NewKey();
   if (!key) return OpenSslFailure("generating the CA key");
   auto cert = NewCert(key.get(), "devcluster-ca", {}, nullptr, kCaValidDays);
@@ -148,7 +148,7 @@ kube::StatusOr<CertKey> NewCa() {
   for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
                             std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
                             std::pair{NID_subject_key_identifier, "hash"}}) {
-    kube::Status s = AddExtension(c, c, nid, value);
+    base::Status s = AddExtension(c, c, nid, value);
     if (!s.ok()) return s;
   }
   if (X509_sign(c, key.get(), EVP_sha256()) <= 0) return OpenSslFailure("signing the CA");
@@ -207,9 +207,9 @@ bool UsableLeaf(X509* cert, EVP_PKEY* key, X509* ca_cert) {
   return ok;
 }
 
-kube::StatusOr<std::string> ReadFile(const fs::path& path) {
+base::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return kube::NotFound("cannot read " + path.string());
+  if (!in) return base::NotFound("cannot read " + path.string());
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -217,14 +217,14 @@ kube::StatusOr<std::string> ReadFile(const fs::path& path) {
 
 // Writes through a temporary file and rename, so a crash never leaves half a
 // key behind; `mode` applies from the first byte.
-kube::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
+base::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  if (ec) return kube::Internal("creating " + path.parent_path().string() + ": " + ec.message());
+  if (ec) return base::Internal("creating " + path.parent_path().string() + ": " + ec.message());
   fs::path tmp = path;
   tmp += ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return kube::Internal("creating " + tmp.string() + ": " + strerror(errno));
+  if (fd < 0) return base::Internal("creating " + tmp.string() + ": " + strerror(errno));
   fchmod(fd, mode);
   size_t done = 0;
   while (done < content.size()) {
@@ -233,31 +233,31 @@ kube::Status WriteFile(const fs::path& path, const std::string& content, mode_t 
     if (n <= 0) {
       std::string err = strerror(errno);
       close(fd);
-      return kube::Internal("writing " + tmp.string() + ": " + err);
+      return base::Internal("writing " + tmp.string() + ": " + err);
     }
     done += static_cast<size_t>(n);
   }
   if (fsync(fd) != 0 || close(fd) != 0) {
-    return kube::Internal("writing " + tmp.string() + ": " + strerror(errno));
+    return base::Internal("writing " + tmp.string() + ": " + strerror(errno));
   }
   if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return kube::Internal("renaming " + tmp.string() + ": " + strerror(errno));
+    return base::Internal("renaming " + tmp.string() + ": " + strerror(errno));
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 fs::path PkiDir(const std::string& dir) { return fs::path(dir) / "pki"; }
 
-kube::Status MakePkiDir(const std::string& dir) {
+base::Status MakePkiDir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(PkiDir(dir) / "users", ec);
-  if (ec) return kube::Internal("creating " + PkiDir(dir).string() + ": " + ec.message());
+  if (ec) return base::Internal("creating " + PkiDir(dir).string() + ": " + ec.message());
   fs::permissions(PkiDir(dir), fs::perms::owner_all, ec);
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status WritePair(const fs::path& crt, const fs::path& key, const CertKey& pair) {
-  kube::Status s = WriteFile(key, pair.key_pem, 0600);
+base::Status WritePair(const fs::path& crt, const fs::path& key, const CertKey& pair) {
+  base::Status s = WriteFile(key, pair.key_pem, 0600);
   if (!s.ok()) return s;
   return WriteFile(crt, pair.cert_pem, 0644);
 }
@@ -282,16 +282,16 @@ std::optional<LoadedLeaf> LoadLeaf(const fs::path& crt, const fs::path& key) {
 // The leaf pair at `crt`/`key` when it is still usable under `ca` and
 // `matches` accepts it; otherwise a fresh one issued for `spec` and written
 // there. Reusing a leaf keeps kubeconfigs written earlier valid.
-kube::StatusOr<CertKey> ReuseOrIssueLeaf(const std::string& dir, const fs::path& crt,
+base::StatusOr<CertKey> ReuseOrIssueLeaf(const std::string& dir, const fs::path& crt,
                                          const fs::path& key, const CertKey& ca,
                                          const CertSpec& spec,
                                          const std::function<bool(X509* cert)>& matches) {
   X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   if (!ca_cert) {
     ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate is not valid PEM");
+    return base::InvalidArgument("the CA certificate is not valid PEM");
   }
-  kube::Status s = MakePkiDir(dir);
+  base::Status s = MakePkiDir(dir);
   if (!s.ok()) return s;
   if (auto leaf = LoadLeaf(crt, key)) {
     if (UsableLeaf(leaf->cert.get(), leaf->key.get(), ca_cert.get()) && matches(leaf->cert.get())) {
@@ -363,12 +363,12 @@ std::string Quote(const std::string& s) {
 
 }  // namespace
 
-kube::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec) {
+base::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec) {
   X509Ptr ca_cert = kube::CertFromPem(ca.cert_pem);
   PkeyPtr ca_key = kube::KeyFromPem(ca.key_pem);
   if (!ca_cert || !ca_key) {
     ERR_clear_error();
-    return kube::InvalidArgument("the CA certificate or key is not valid PEM");
+    return base::InvalidArgument("the CA certificate or key is not valid PEM");
   }
   PkeyPtr key = NewKey();
   if (!key) return OpenSslFailure("generating a key");
@@ -388,17 +388,17 @@ kube::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec) {
   };
   if (!eku.empty()) exts.emplace_back(NID_ext_key_usage, eku);
   for (const auto& [nid, value] : exts) {
-    kube::Status s = AddExtension(c, ca_cert.get(), nid, value.c_str());
+    base::Status s = AddExtension(c, ca_cert.get(), nid, value.c_str());
     if (!s.ok()) return s;
   }
-  kube::Status s = AddSubjectAltNames(c, spec.dns_names, spec.ips);
+  base::Status s = AddSubjectAltNames(c, spec.dns_names, spec.ips);
   if (!s.ok()) return s;
   if (X509_sign(c, ca_key.get(), EVP_sha256()) <= 0) return OpenSslFailure("signing");
   return CertKey{kube::CertToPem(c), kube::KeyToPem(key.get())};
 }
 
-kube::StatusOr<CertKey> EnsureCa(const std::string& dir) {
-  kube::Status s = MakePkiDir(dir);
+base::StatusOr<CertKey> EnsureCa(const std::string& dir) {
+  base::Status s = MakePkiDir(dir);
   if (!s.ok()) return s;
   fs::path crt = PkiDir(dir) / "ca.crt";
   fs::path key = PkiDir(dir) / "ca.key";
@@ -411,24 +411,24 @@ kube::StatusOr<CertKey> EnsureCa(const std::string& dir) {
     return ca;
   }
   if (!have_crt || !have_key) {
-    return kube::FailedPrecondition("incomplete CA in " + PkiDir(dir).string() +
+    return base::FailedPrecondition("incomplete CA in " + PkiDir(dir).string() +
                                     ": need both ca.crt and ca.key (remove both to start over)");
   }
   auto leaf = LoadLeaf(crt, key);
-  if (!leaf) return kube::FailedPrecondition("cannot parse the CA in " + PkiDir(dir).string());
+  if (!leaf) return base::FailedPrecondition("cannot parse the CA in " + PkiDir(dir).string());
   time_t now = time(nullptr);
   bool ok = X509_check_private_key(leaf->cert.get(), leaf->key.get()) == 1 &&
             X509_check_ca(leaf->cert.get()) > 0 &&
             X509_cmp_time(X509_get0_notAfter(leaf->cert.get()), &now) > 0;
   ERR_clear_error();
   if (!ok) {
-    return kube::FailedPrecondition("the CA in " + PkiDir(dir).string() +
+    return base::FailedPrecondition("the CA in " + PkiDir(dir).string() +
                                     " is expired, not a CA, or does not match its key");
   }
   return leaf->pem;
 }
 
-kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey& ca,
+base::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey& ca,
                                           const std::vector<std::string>& dns_names,
                                           const std::vector<std::string>& ips) {
   std::vector<std::string> want_dns = {"localhost"};
@@ -438,7 +438,7 @@ kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey&
   std::vector<std::string> want_ips = {"127.0.0.1", "::1"};
   for (const std::string& ip : ips) {
     std::string canon = CanonicalIp(ip);
-    if (canon.empty()) return kube::InvalidArgument("not an IP address: \"" + ip + "\"");
+    if (canon.empty()) return base::InvalidArgument("not an IP address: \"" + ip + "\"");
     if (std::find(want_ips.begin(), want_ips.end(), canon) == want_ips.end()) {
       want_ips.push_back(canon);
     }
@@ -456,11 +456,11 @@ kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey&
                           spec, [&](X509* cert) { return SubjectAltNames(cert) == want_sans; });
 }
 
-kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
+base::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
                                          const std::string& user,
                                          const std::vector<std::string>& groups) {
   if (user.empty() || user.find('/') != std::string::npos || user[0] == '.') {
-    return kube::InvalidArgument("unusable user name for a client certificate: \"" + user + "\"");
+    return base::InvalidArgument("unusable user name for a client certificate: \"" + user + "\"");
   }
   CertSpec spec;
   spec.common_name = user;
@@ -475,7 +475,7 @@ kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& 
                           });
 }
 
-kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {
+base::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {
   std::vector<StaticToken> out;
   size_t line_no = 0;
   while (!csv.empty()) {
@@ -489,7 +489,7 @@ kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {
     auto fields = SplitCsvLine(line);
     if (!fields || fields->size() < 3 || fields->size() > 4 || (*fields)[0].empty() ||
         (*fields)[1].empty()) {
-      return kube::InvalidArgument("token file line " + std::to_string(line_no) +
+      return base::InvalidArgument("token file line " + std::to_string(line_no) +
                                    ": want token,user,uid[,\"group1,group2\"]");
     }
     StaticToken t{(*fields)[0], (*fields)[1], (*fields)[2], {}};
@@ -507,8 +507,8 @@ kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv) {
   return out;
 }
 
-kube::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir) {
-  kube::Status s = MakePkiDir(dir);
+base::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir) {
+  base::Status s = MakePkiDir(dir);
   if (!s.ok()) return s;
   fs::path path = PkiDir(dir) / "tokens.csv";
   std::vector<StaticToken> tokens;
@@ -516,7 +516,7 @@ kube::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir) {
     auto text = ReadFile(path);
     if (!text.ok()) return text.status();
     auto parsed = ParseTokenFile(*text);
-    if (!parsed.ok()) return kube::InvalidArgument(path.string() + ": " + parsed.status().message());
+    if (!parsed.ok()) return base::InvalidArgument(path.string() + ": " + parsed.status().message());
     tokens = std::move(*parsed);
   }
   bool changed = false;
@@ -541,7 +541,7 @@ kube::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir) {
   return tokens;
 }
 
-kube::Status WriteKubeconfig(const std::string& dir, const std::string& server_url,
+base::Status WriteKubeconfig(const std::string& dir, const std::string& server_url,
                              const CertKey& ca) {
   auto admin = EnsureClientCert(dir, ca, "admin", {"system:masters"});
   if (!admin.ok()) return admin.status();

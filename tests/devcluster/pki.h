@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace devcluster {
 
@@ -42,25 +42,25 @@ struct CertSpec {
 
 // A fresh ECDSA P-256 key and a certificate for it signed by `ca`. Nothing is
 // written to disk. InvalidArgument for a malformed IP or unusable CA PEM.
-kube::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec);
+base::StatusOr<CertKey> IssueCert(const CertKey& ca, const CertSpec& spec);
 
 // Loads DIR/pki/ca.{crt,key} or creates them when both are missing. A CA that
 // exists but cannot be read, does not match its key or has expired is an
 // error (FailedPrecondition): silently replacing it would invalidate every
 // kubeconfig and webhook caBundle issued before.
-kube::StatusOr<CertKey> EnsureCa(const std::string& dir);
+base::StatusOr<CertKey> EnsureCa(const std::string& dir);
 
 // Loads DIR/pki/apiserver.{crt,key}; issues a new one when missing, not signed
 // by `ca`, expiring within a day, or when its SANs differ from: DNS localhost
 // + dns_names, IP 127.0.0.1 and ::1 + ips.
-kube::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey& ca,
+base::StatusOr<CertKey> EnsureServingCert(const std::string& dir, const CertKey& ca,
                                           const std::vector<std::string>& dns_names,
                                           const std::vector<std::string>& ips);
 
 // Loads DIR/pki/users/USER.{crt,key}; issues a new one (CN=user, O=each group,
 // clientAuth) when missing, not signed by `ca`, expiring within a day, or when
 // CN/O differ. InvalidArgument for an empty user or one containing '/'.
-kube::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
+base::StatusOr<CertKey> EnsureClientCert(const std::string& dir, const CertKey& ca,
                                          const std::string& user,
                                          const std::vector<std::string>& groups);
 
@@ -78,12 +78,12 @@ inline constexpr char kWebhookServiceAccount[] =
 
 // Parses a static token file (blank lines and lines starting with '#' are
 // skipped; the groups column is optional). InvalidArgument names the line.
-kube::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv);
+base::StatusOr<std::vector<StaticToken>> ParseTokenFile(std::string_view csv);
 
 // Loads DIR/pki/tokens.csv and adds, with fresh random tokens, whichever of
 // kTokenUser (groups: dev) and kWebhookServiceAccount is missing. Entries
 // added by hand are kept.
-kube::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir);
+base::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir);
 
 // Writes DIR/kubeconfig (mode 0600): cluster `devcluster` (server_url,
 // certificate-authority-data), users `admin` (CN=admin, O=system:masters),
@@ -91,7 +91,7 @@ kube::StatusOr<std::vector<StaticToken>> EnsureTokens(const std::string& dir);
 // from EnsureTokens), contexts `devcluster` (admin; current-context),
 // `alice`, `token-user`, `sa-webhook`, all with namespace `default`.
 // Issues/reuses the certificates and tokens it needs.
-kube::Status WriteKubeconfig(const std::string& dir, const std::string& server_url,
+base::Status WriteKubeconfig(const std::string& dir, const std::string& server_url,
                              const CertKey& ca);
 
 // Standard base64 (with padding). Decode skips whitespace and returns nullopt

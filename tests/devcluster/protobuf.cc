@@ -108,19 +108,19 @@ class WireReader {
   std::string error_;
 };
 
-kube::Status BadRequest(std::string message) {
-  kube::Status s = kube::InvalidArgument(std::move(message));
+base::Status BadRequest(std::string message) {
+  base::Status s = base::InvalidArgument(std::move(message));
   s.WithHttp(400, "BadRequest");
   return s;
 }
 
-kube::Status UnsupportedMediaType(std::string message) {
-  kube::Status s = kube::Unsupported(std::move(message));
+base::Status UnsupportedMediaType(std::string message) {
+  base::Status s = base::Unsupported(std::move(message));
   s.WithHttp(415, "UnsupportedMediaType");
   return s;
 }
 
-kube::Status WireError(const std::string& path, const WireReader& r) {
+base::Status WireError(const std::string& path, const WireReader& r) {
   return BadRequest("invalid protobuf body: " + path + ": " + r.error());
 }
 
@@ -584,7 +584,7 @@ void Drop(Json& obj, std::string_view key) {
   obj.RemoveMember(Json(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
 }
 
-bool ExpectWireType(uint32_t got, uint32_t want, const std::string& path, kube::Status* status) {
+bool ExpectWireType(uint32_t got, uint32_t want, const std::string& path, base::Status* status) {
   if (got == want) return true;
   *status = BadRequest("invalid protobuf body: " + path + ": wrong wire type " + std::to_string(got) + " (want " +
                        std::to_string(want) + ")");
@@ -593,10 +593,10 @@ bool ExpectWireType(uint32_t got, uint32_t want, const std::string& path, kube::
 
 // A meta/v1 Time payload. An empty payload is the zero Time (kube-apiserver's
 // Time.Unmarshal); otherwise only seconds count, nanos are dropped.
-kube::Status DecodeTime(std::string_view payload, const std::string& path, std::optional<std::string>* out) {
+base::Status DecodeTime(std::string_view payload, const std::string& path, std::optional<std::string>* out) {
   if (payload.empty()) {
     out->reset();
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
   WireReader r(payload);
   int64_t seconds = 0;
@@ -604,7 +604,7 @@ kube::Status DecodeTime(std::string_view payload, const std::string& path, std::
     uint32_t field = 0, wt = 0;
     if (!r.ReadTag(&field, &wt)) return WireError(path, r);
     if (field == 1 || field == 2) {
-      kube::Status st;
+      base::Status st;
       if (!ExpectWireType(wt, kVarint, path + (field == 1 ? ".seconds" : ".nanos"), &st)) return st;
       uint64_t v = 0;
       if (!r.ReadVarint(&v)) return WireError(path, r);
@@ -619,12 +619,12 @@ kube::Status DecodeTime(std::string_view payload, const std::string& path, std::
                       " is outside the years 0-9999");
   }
   *out = std::move(text);
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 // A map entry {1 key, 2 value}. For Quantity values the value is itself a
 // message {1 string}; a missing key or value is the empty string.
-kube::Status DecodeMapEntry(std::string_view payload, Type type, const std::string& path, std::string* key,
+base::Status DecodeMapEntry(std::string_view payload, Type type, const std::string& path, std::string* key,
                             std::string* value) {
   WireReader r(payload);
   while (!r.done()) {
@@ -634,7 +634,7 @@ kube::Status DecodeMapEntry(std::string_view payload, Type type, const std::stri
       if (!r.Skip(wt)) return WireError(path, r);
       continue;
     }
-    kube::Status st;
+    base::Status st;
     if (!ExpectWireType(wt, kLengthDelimited, path + (field == 1 ? " key" : " value"), &st)) return st;
     std::string_view bytes;
     if (!r.ReadLengthDelimited(&bytes)) return WireError(path, r);
@@ -658,7 +658,7 @@ kube::Status DecodeMapEntry(std::string_view payload, Type type, const std::stri
       }
     }
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 uint32_t WantWireType(Type t) {
@@ -677,7 +677,7 @@ uint32_t WantWireType(Type t) {
 // singular embedded message: decoding the concatenation of their payloads is
 // the defined result, and collecting them first keeps the work linear in the
 // body size however often a field repeats.
-kube::Status DecodeMessage(std::span<const std::string_view> segments, const MessageDef& def, const std::string& path,
+base::Status DecodeMessage(std::span<const std::string_view> segments, const MessageDef& def, const std::string& path,
                            Json& out, Alloc& a) {
   const size_t n = def.fields.size();
   std::vector<std::vector<std::string_view>> messages(n);
@@ -699,7 +699,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
       }
       const Field& f = def.fields[idx];
       const std::string fpath = path + "." + std::string(f.json);
-      kube::Status st;
+      base::Status st;
       if (!ExpectWireType(wt, WantWireType(f.type), fpath, &st)) return st;
 
       if (wt == kVarint) {
@@ -737,7 +737,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
           break;
         case kTime: {
           std::optional<std::string> text;
-          if (kube::Status ts = DecodeTime(bytes, fpath, &text); !ts.ok()) return ts;
+          if (base::Status ts = DecodeTime(bytes, fpath, &text); !ts.ok()) return ts;
           if (text.has_value()) {
             Put(out, f.json, MakeString(*text, a), a);
           } else {
@@ -761,7 +761,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
           } else {
             Json item(rapidjson::kObjectType);
             const std::string ipath = fpath + "[" + std::to_string(list->Size()) + "]";
-            if (kube::Status is = DecodeMessage(std::span(&bytes, 1), *f.message, ipath, item, a); !is.ok()) {
+            if (base::Status is = DecodeMessage(std::span(&bytes, 1), *f.message, ipath, item, a); !is.ok()) {
               return is;
             }
             list->PushBack(item, a);
@@ -772,7 +772,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
         case kBytesMap:
         case kQuantityMap: {
           std::string key, value;
-          if (kube::Status ms = DecodeMapEntry(bytes, f.type, fpath, &key, &value); !ms.ok()) return ms;
+          if (base::Status ms = DecodeMapEntry(bytes, f.type, fpath, &key, &value); !ms.ok()) return ms;
           maps[idx][std::move(key)] = std::move(value);
           break;
         }
@@ -791,7 +791,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
         child = Member(out, f.json);
       }
       const std::string cpath = path + "." + std::string(f.json);
-      if (kube::Status cs = DecodeMessage(messages[i], *f.message, cpath, *child, a); !cs.ok()) return cs;
+      if (base::Status cs = DecodeMessage(messages[i], *f.message, cpath, *child, a); !cs.ok()) return cs;
     } else if (!maps[i].empty()) {
       Json obj(rapidjson::kObjectType);
       for (const auto& [key, value] : maps[i]) {
@@ -804,7 +804,7 @@ kube::Status DecodeMessage(std::span<const std::string_view> segments, const Mes
       if (f.type == kBool) Put(out, f.json, Json(false), a);
     }
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 // runtime.Unknown (k8s.io/apimachinery/pkg/runtime/generated.proto):
@@ -817,7 +817,7 @@ struct Envelope {
   std::string content_type;
 };
 
-kube::Status DecodeEnvelope(std::string_view data, Envelope* env) {
+base::Status DecodeEnvelope(std::string_view data, Envelope* env) {
   WireReader r(data);
   while (!r.done()) {
     uint32_t field = 0, wt = 0;
@@ -826,7 +826,7 @@ kube::Status DecodeEnvelope(std::string_view data, Envelope* env) {
       if (!r.Skip(wt)) return WireError("Unknown", r);
       continue;
     }
-    kube::Status st;
+    base::Status st;
     if (!ExpectWireType(wt, kLengthDelimited, "Unknown field " + std::to_string(field), &st)) return st;
     std::string_view bytes;
     if (!r.ReadLengthDelimited(&bytes)) return WireError("Unknown", r);
@@ -855,7 +855,7 @@ kube::Status DecodeEnvelope(std::string_view data, Envelope* env) {
       env->content_type = SanitizeUtf8(bytes);
     }
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace
@@ -869,13 +869,13 @@ const std::vector<ProtobufKind>& SupportedProtobufKinds() {
   return kList;
 }
 
-kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeProtobufObject(std::string_view body) {
+base::StatusOr<std::unique_ptr<JsonDoc>> DecodeProtobufObject(std::string_view body) {
   static constexpr std::string_view kMagic("k8s\0", 4);
   if (body.substr(0, kMagic.size()) != kMagic) {
     return BadRequest("invalid protobuf body: it does not start with the 4-byte prefix \"k8s\\x00\"");
   }
   Envelope env;
-  if (kube::Status s = DecodeEnvelope(body.substr(kMagic.size()), &env); !s.ok()) return s;
+  if (base::Status s = DecodeEnvelope(body.substr(kMagic.size()), &env); !s.ok()) return s;
   if (env.kind.empty()) return BadRequest("Object 'Kind' is missing in the protobuf body");
   if (env.api_version.empty()) return BadRequest("Object 'apiVersion' is missing in the protobuf body");
   if (!env.content_encoding.empty()) {
@@ -901,7 +901,7 @@ kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeProtobufObject(std::string_view b
   Alloc& a = doc->GetAllocator();
   Put(*doc, "apiVersion", MakeString(env.api_version, a), a);
   Put(*doc, "kind", MakeString(env.kind, a), a);
-  if (kube::Status s = DecodeMessage(std::span(&env.raw, 1), *def, env.kind, *doc, a); !s.ok()) return s;
+  if (base::Status s = DecodeMessage(std::span(&env.raw, 1), *def, env.kind, *doc, a); !s.ok()) return s;
   return doc;
 }
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/json.h"
 
 namespace devcluster {
@@ -53,6 +53,6 @@ const std::vector<ProtobufKind>& SupportedProtobufKinds();
 //   415 UnsupportedMediaType (Unsupported): a kind (or apiVersion) not in
 //     SupportedProtobufKinds(), or a contentType other than protobuf; the
 //     message names the kind and says to send JSON instead.
-kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeProtobufObject(std::string_view body);
+base::StatusOr<std::unique_ptr<JsonDoc>> DecodeProtobufObject(std::string_view body);
 
 }  // namespace devcluster

@@ -170,7 +170,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Registry::Groups()
   return out;
 }
 
-kube::Status Registry::ValidateCrd(const Json& crd) {
+base::Status Registry::ValidateCrd(const Json& crd) {
   std::vector<std::string> errs;
   std::string name = StringAt(crd, "metadata.name");
   const Json* spec = Member(crd, "spec");
@@ -211,7 +211,7 @@ kube::Status Registry::ValidateCrd(const Json& crd) {
                      ": must have exactly one version marked as storage version");
     }
   }
-  if (errs.empty()) return kube::Status::Ok();
+  if (errs.empty()) return base::Status::Ok();
   std::string msg = "CustomResourceDefinition.apiextensions.k8s.io \"" + name + "\" is invalid: ";
   if (errs.size() == 1) {
     msg += errs[0];
@@ -220,7 +220,7 @@ kube::Status Registry::ValidateCrd(const Json& crd) {
     for (size_t i = 0; i < errs.size(); ++i) msg += (i ? ", " : "") + errs[i];
     msg += "]";
   }
-  kube::Status s = kube::InvalidArgument(msg);
+  base::Status s = base::InvalidArgument(msg);
   s.WithHttp(422, "Invalid");
   return s;
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tests/devcluster/json.h"
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace devcluster {
 
@@ -65,7 +65,7 @@ class Registry {
   void SetCrds(const std::vector<std::shared_ptr<const JsonDoc>>& crds);
 
   // Validates a CRD object before it is stored (422 with field paths).
-  static kube::Status ValidateCrd(const Json& crd);
+  static base::Status ValidateCrd(const Json& crd);
 
  private:
   mutable std::mutex mu_;

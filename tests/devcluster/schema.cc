@@ -486,7 +486,7 @@ SchemaResult ValidateAndPrune(Json& object, const Json& schema, Alloc& a, bool p
   return result;
 }
 
-kube::Status ToInvalidStatus(const std::vector<FieldError>& errors, std::string_view group, std::string_view kind,
+base::Status ToInvalidStatus(const std::vector<FieldError>& errors, std::string_view group, std::string_view kind,
                              std::string_view name) {
   std::string qualified(kind);
   if (!group.empty()) qualified += "." + std::string(group);
@@ -532,16 +532,16 @@ kube::Status ToInvalidStatus(const std::vector<FieldError>& errors, std::string_
     w.EndArray();
   }
   w.EndObject();
-  kube::Status s = kube::InvalidArgument(std::move(message));
+  base::Status s = base::InvalidArgument(std::move(message));
   s.WithHttp(422, "Invalid").WithDetails(std::string(buf.GetString(), buf.GetSize()));
   return s;
 }
 
-kube::Status ToStrictStatus(const std::vector<std::string>& unknown_fields) {
+base::Status ToStrictStatus(const std::vector<std::string>& unknown_fields) {
   std::string message = "strict decoding error: ";
   auto warnings = UnknownFieldWarnings(unknown_fields);
   for (size_t i = 0; i < warnings.size(); ++i) message += (i ? ", " : "") + warnings[i];
-  return kube::InvalidArgument(std::move(message)).WithHttp(400, "BadRequest");
+  return base::InvalidArgument(std::move(message)).WithHttp(400, "BadRequest");
 }
 
 std::vector<std::string> UnknownFieldWarnings(const std::vector<std::string>& unknown_fields) {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/json.h"
 
 namespace devcluster {
@@ -66,16 +66,16 @@ SchemaResult ValidateAndPrune(Json& object, const Json& schema, Alloc& a, bool p
 // several errors in brackets joined by ", ". details_json() is
 // {"name":..,"group":..,"kind":..,"causes":[{"reason":..,"message":..,"field":..}]}.
 // `group` is "" for the core group (then the kind stands alone).
-kube::Status ToInvalidStatus(const std::vector<FieldError>& errors, std::string_view group, std::string_view kind,
+base::Status ToInvalidStatus(const std::vector<FieldError>& errors, std::string_view group, std::string_view kind,
                              std::string_view name);
-inline kube::Status ToInvalidStatus(const SchemaResult& result, std::string_view group, std::string_view kind,
+inline base::Status ToInvalidStatus(const SchemaResult& result, std::string_view group, std::string_view kind,
                                     std::string_view name) {
   return ToInvalidStatus(result.errors, group, kind, name);
 }
 
 // fieldValidation=Strict: 400 BadRequest
 //   `strict decoding error: unknown field "spec.foo", unknown field "spec.bar"`.
-kube::Status ToStrictStatus(const std::vector<std::string>& unknown_fields);
+base::Status ToStrictStatus(const std::vector<std::string>& unknown_fields);
 // fieldValidation=Warn: one `unknown field "spec.foo"` warning per field.
 std::vector<std::string> UnknownFieldWarnings(const std::vector<std::string>& unknown_fields);
 

@@ -9,8 +9,8 @@
 namespace devcluster {
 namespace {
 
-kube::Status BadRequest(std::string m) {
-  return kube::InvalidArgument(std::move(m)).WithHttp(400, "BadRequest");
+base::Status BadRequest(std::string m) {
+  return base::InvalidArgument(std::move(m)).WithHttp(400, "BadRequest");
 }
 
 bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
@@ -335,8 +335,8 @@ class Parser {
   size_t pos_ = 0;
 };
 
-kube::Status Invalid422(std::vector<std::string> errs) {
-  return kube::InvalidArgument(Aggregate(errs)).WithHttp(422, "Invalid");
+base::Status Invalid422(std::vector<std::string> errs) {
+  return base::InvalidArgument(Aggregate(errs)).WithHttp(422, "Invalid");
 }
 
 }  // namespace
@@ -367,7 +367,7 @@ bool LabelRequirement::Matches(const std::map<std::string, std::string>& labels)
   return false;
 }
 
-kube::StatusOr<LabelSelector> LabelSelector::Parse(std::string_view selector) {
+base::StatusOr<LabelSelector> LabelSelector::Parse(std::string_view selector) {
   Parser parser(selector);
   LabelSelector out;
   std::string err = parser.Parse(&out.requirements_);
@@ -410,7 +410,7 @@ std::string LabelSelector::String() const {
 
 // --- FieldSelector ----------------------------------------------------------
 
-kube::StatusOr<FieldSelector> FieldSelector::Parse(std::string_view selector) {
+base::StatusOr<FieldSelector> FieldSelector::Parse(std::string_view selector) {
   // splitTerms: commas split unless backslash-escaped (the escape is kept).
   std::vector<std::string> parts;
   if (!selector.empty()) {
@@ -490,7 +490,7 @@ std::vector<std::string> FieldSelector::Fields() const {
   return out;
 }
 
-kube::Status CheckFieldsSupported(const FieldSelector& selector, const std::vector<std::string>& supported,
+base::Status CheckFieldsSupported(const FieldSelector& selector, const std::vector<std::string>& supported,
                                   bool custom_resource) {
   for (const auto& t : selector.terms()) {
     if (std::find(supported.begin(), supported.end(), t.field) != supported.end()) continue;
@@ -499,7 +499,7 @@ kube::Status CheckFieldsSupported(const FieldSelector& selector, const std::vect
     }
     return BadRequest("field label not supported: " + t.field);
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 // --- validation -------------------------------------------------------------
@@ -610,28 +610,28 @@ std::string GoQuote(std::string_view s) {
   return out + "\"";
 }
 
-kube::Status ValidateObjectName(std::string_view name, bool dns1123_subdomain) {
+base::Status ValidateObjectName(std::string_view name, bool dns1123_subdomain) {
   if (name.empty()) {
-    return kube::InvalidArgument("metadata.name: Required value: name or generateName is required")
+    return base::InvalidArgument("metadata.name: Required value: name or generateName is required")
         .WithHttp(422, "Invalid");
   }
   std::vector<std::string> errs;
   for (const auto& m : dns1123_subdomain ? IsDNS1123Subdomain(name) : IsDNS1123Label(name)) {
     errs.push_back(InvalidField("metadata.name", name, m));
   }
-  return errs.empty() ? kube::Status::Ok() : Invalid422(errs);
+  return errs.empty() ? base::Status::Ok() : Invalid422(errs);
 }
 
-kube::Status ValidateLabelKey(std::string_view key) {
+base::Status ValidateLabelKey(std::string_view key) {
   std::vector<std::string> errs;
   for (const auto& m : IsQualifiedName(key)) errs.push_back(InvalidField("metadata.labels", key, m));
-  return errs.empty() ? kube::Status::Ok() : Invalid422(errs);
+  return errs.empty() ? base::Status::Ok() : Invalid422(errs);
 }
 
-kube::Status ValidateLabelValue(std::string_view value) {
+base::Status ValidateLabelValue(std::string_view value) {
   std::vector<std::string> errs;
   for (const auto& m : IsValidLabelValue(value)) errs.push_back(InvalidField("metadata.labels", value, m));
-  return errs.empty() ? kube::Status::Ok() : Invalid422(errs);
+  return errs.empty() ? base::Status::Ok() : Invalid422(errs);
 }
 
 }  // namespace devcluster

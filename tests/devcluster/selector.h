@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace devcluster {
 
@@ -34,7 +34,7 @@ class LabelSelector {
   // Errors: 400 BadRequest with labels.Parse's text, e.g.
   //   "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
   //   "unable to parse requirement: values[0][app]: Invalid value: \"a b\": a valid label must be ..."
-  static kube::StatusOr<LabelSelector> Parse(std::string_view selector);
+  static base::StatusOr<LabelSelector> Parse(std::string_view selector);
 
   // True when every requirement matches; an empty selector matches everything.
   bool Matches(const std::map<std::string, std::string>& labels) const;
@@ -60,7 +60,7 @@ class FieldSelector {
   // whitespace trimming. Errors: 400 BadRequest, e.g.
   //   "invalid selector: 'foo'; can't understand 'foo'"
   //   "invalid field selector: invalid escape sequence: \\x"
-  static kube::StatusOr<FieldSelector> Parse(std::string_view selector);
+  static base::StatusOr<FieldSelector> Parse(std::string_view selector);
 
   // `get` returns a field's value, nullopt when the object lacks it (which
   // compares as "", as in kube-apiserver).
@@ -78,7 +78,7 @@ class FieldSelector {
 // as kube-apiserver words it: for custom resources
 //   "\"spec.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
 // and for built-in kinds "field label not supported: spec.x".
-kube::Status CheckFieldsSupported(const FieldSelector& selector, const std::vector<std::string>& supported,
+base::Status CheckFieldsSupported(const FieldSelector& selector, const std::vector<std::string>& supported,
                                   bool custom_resource = true);
 
 // k8s.io/apimachinery/pkg/util/validation: each returns the list of problems
@@ -97,9 +97,9 @@ std::string GoQuote(std::string_view s);
 // `Kind "name" is invalid: ` prefix (see schema.h ToInvalidStatus for the whole
 // Status), e.g.
 //   metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must ...
-kube::Status ValidateObjectName(std::string_view name, bool dns1123_subdomain);
+base::Status ValidateObjectName(std::string_view name, bool dns1123_subdomain);
 // 422 Invalid for a bad label key / value, with field "metadata.labels".
-kube::Status ValidateLabelKey(std::string_view key);
-kube::Status ValidateLabelValue(std::string_view value);
+base::Status ValidateLabelKey(std::string_view key);
+base::Status ValidateLabelValue(std::string_view value);
 
 }  // namespace devcluster

@@ -10,7 +10,8 @@
 #include <regex>
 #include <set>
 
-#include "kube/clock.h"
+#include "base/clock.h"
+#include "kube/api_status.h"
 #include "tests/devcluster/admission.h"
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/convert.h"
@@ -31,13 +32,13 @@ namespace {
 
 using SysClock = std::chrono::system_clock;
 
-kube::Status ApiErr(int code, const char* reason, std::string message) {
-  kube::Status s(kube::CodeForHttp(code, reason), std::move(message));
+base::Status ApiErr(int code, const char* reason, std::string message) {
+  base::Status s(kube::CodeForHttp(code, reason), std::move(message));
   s.WithHttp(code, reason);
   return s;
 }
 
-std::string StatusBody(const kube::Status& s) {
+std::string StatusBody(const base::Status& s) {
   JsonDoc d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("kind", "Status", a);
@@ -69,14 +70,14 @@ std::string Details(const std::string& name, const ResourceType& t) {
   return ToJson(d);
 }
 
-kube::Status NotFoundErr(const ResourceType& t, const std::string& name) {
-  kube::Status s = ApiErr(404, "NotFound", t.QualifiedResource() + " \"" + name + "\" not found");
+base::Status NotFoundErr(const ResourceType& t, const std::string& name) {
+  base::Status s = ApiErr(404, "NotFound", t.QualifiedResource() + " \"" + name + "\" not found");
   s.WithDetails(Details(name, t));
   return s;
 }
 
-kube::Status ConflictErr(const ResourceType& t, const std::string& name, const std::string& why) {
-  kube::Status s = ApiErr(409, "Conflict", "Operation cannot be fulfilled on " + t.QualifiedResource() +
+base::Status ConflictErr(const ResourceType& t, const std::string& name, const std::string& why) {
+  base::Status s = ApiErr(409, "Conflict", "Operation cannot be fulfilled on " + t.QualifiedResource() +
                                                " \"" + name + "\": " + why);
   s.WithDetails(Details(name, t));
   return s;
@@ -86,7 +87,7 @@ const char* kModified = "the object has been modified; please apply your changes
 
 // kube-apiserver's metadata checks: string maps decode (400 otherwise), then
 // name/generateName, labels and annotations validate (422 with causes).
-kube::Status ValidateMeta(const ResourceType& t, const std::string& name, const Json& obj) {
+base::Status ValidateMeta(const ResourceType& t, const std::string& name, const Json& obj) {
   const Json* meta = Member(obj, "metadata");
   for (const char* field : {"labels", "annotations"}) {
     const Json* m = meta ? Member(*meta, field) : nullptr;
@@ -102,7 +103,7 @@ kube::Status ValidateMeta(const ResourceType& t, const std::string& name, const 
     }
   }
   std::vector<FieldError> errs = ValidateObjectMeta(meta, t.kind != "Namespace");
-  if (errs.empty()) return kube::Status::Ok();
+  if (errs.empty()) return base::Status::Ok();
   return ToInvalidStatus(errs, t.group, t.kind, name);
 }
 
@@ -165,7 +166,7 @@ std::string MediaType(const std::string& content_type) {
   return m;
 }
 
-kube::StatusOr<std::unique_ptr<JsonDoc>> ParseBody(const std::string& body, const std::string& media) {
+base::StatusOr<std::unique_ptr<JsonDoc>> ParseBody(const std::string& body, const std::string& media) {
   auto doc = std::make_unique<JsonDoc>();
   if (media == "application/yaml" || media == "application/apply-patch+yaml") {
     try {
@@ -232,7 +233,7 @@ struct ApiServer::Impl {
     return s;
   }
   static std::string NewUid() { return RandomUuid(); }
-  static std::string Now() { return kube::FormatRfc3339(SysClock::now()); }
+  static std::string Now() { return base::FormatRfc3339(SysClock::now()); }
   // The store key of a type: versions share it, and so do both Event APIs.
   static std::string Gr(const ResourceType& t) {
     return IsEventsV1(t) ? std::string("/events") : t.group + "/" + t.resource;
@@ -251,7 +252,7 @@ struct ApiServer::Impl {
     c.res->status = code;
     c.res->set_content(body, "application/json");
   }
-  static void ReplyError(httplib::Response& res, const kube::Status& s) {
+  static void ReplyError(httplib::Response& res, const base::Status& s) {
     res.status = s.http_code() == 0 ? 500 : s.http_code();
     if (s.retry_after_seconds() > 0) res.set_header("Retry-After", std::to_string(s.retry_after_seconds()));
     res.set_content(StatusBody(s), "application/json");
@@ -291,11 +292,11 @@ struct ApiServer::Impl {
   }
 
   // --- admission ---
-  kube::Status Admit(Call& c, const char* op, const Json* obj, const Json* old, bool dry_run,
+  base::Status Admit(Call& c, const char* op, const Json* obj, const Json* old, bool dry_run,
                      const Json* options) {
-    if (c.type->kind == "ValidatingWebhookConfiguration") return kube::Status::Ok();
+    if (c.type->kind == "ValidatingWebhookConfiguration") return base::Status::Ok();
     std::vector<DocPtr> cfgs = store->List("admissionregistration.k8s.io/validatingwebhookconfigurations", "", nullptr);
-    if (cfgs.empty()) return kube::Status::Ok();
+    if (cfgs.empty()) return base::Status::Ok();
     std::vector<const Json*> ptrs;
     for (const auto& d : cfgs) ptrs.push_back(d.get());
     AdmissionAttributes at;
@@ -326,7 +327,7 @@ struct ApiServer::Impl {
     AdmissionResult r = admission->Validate(at, ptrs);
     for (auto& w : r.warnings) c.warnings.push_back(w);
     if (!r.allowed) return r.denial;
-    return kube::Status::Ok();
+    return base::Status::Ok();
   }
 
   static JsonDoc OptionsObject(const char* kind, bool dry_run, const std::string& field_manager) {
@@ -343,7 +344,7 @@ struct ApiServer::Impl {
     return o;
   }
 
-  kube::StatusOr<bool> DryRun(const httplib::Request& req) {
+  base::StatusOr<bool> DryRun(const httplib::Request& req) {
     if (!req.has_param("dryRun")) return false;
     for (size_t i = 0; i < req.get_param_value_count("dryRun"); ++i) {
       std::string v = req.get_param_value("dryRun", i);
@@ -369,11 +370,11 @@ struct ApiServer::Impl {
 
   // Shared by update and patch: validates and stores `next` as the new state
   // of `cur`; `status_only` takes only .status from next.
-  kube::StatusOr<DocPtr> CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
+  base::StatusOr<DocPtr> CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
                                       bool dry_run);
-  kube::Status PrepareForCreate(Call& c, JsonDoc& obj);
-  kube::Status ValidateCustom(Call& c, JsonDoc& obj, const std::string& name);
-  kube::StatusOr<DocPtr> RemoveObject(const ResourceType& t, const std::string& ns,
+  base::Status PrepareForCreate(Call& c, JsonDoc& obj);
+  base::Status ValidateCustom(Call& c, JsonDoc& obj, const std::string& name);
+  base::StatusOr<DocPtr> RemoveObject(const ResourceType& t, const std::string& ns,
                                       const std::string& name, std::optional<uint64_t> rv);
   void MaybeFinishNamespace(const std::string& ns);
   void AfterWrite(const ResourceType& t);
@@ -435,7 +436,7 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
-kube::Status NoSuchResource() {
+base::Status NoSuchResource() {
   return ApiErr(404, "NotFound", "the server could not find the requested resource");
 }
 
@@ -748,7 +749,7 @@ struct Filter {
   }
 };
 
-kube::StatusOr<Filter> ParseFilter(const httplib::Request& req, const ResourceType& t) {
+base::StatusOr<Filter> ParseFilter(const httplib::Request& req, const ResourceType& t) {
   Filter f;
   std::string ls = Query(req, "labelSelector");
   if (!ls.empty()) {
@@ -762,7 +763,7 @@ kube::StatusOr<Filter> ParseFilter(const httplib::Request& req, const ResourceTy
     if (!sel.ok()) return sel.status();
     std::vector<std::string> supported = {"metadata.name", "metadata.namespace"};
     supported.insert(supported.end(), t.field_selectors.begin(), t.field_selectors.end());
-    kube::Status st = CheckFieldsSupported(*sel, supported, !t.builtin);
+    base::Status st = CheckFieldsSupported(*sel, supported, !t.builtin);
     if (!st.ok()) return st;
     f.fields = std::move(*sel);
     // Filters run on stored objects; events.k8s.io/v1 names map to core/v1's.
@@ -917,7 +918,7 @@ void ApiServer::Impl::Watch(Call& c) {
       "application/json;stream=watch",
       [this, st, f, gr, ns, encode, bookmarks, type](size_t, httplib::DataSink& sink) {
         auto expire = [&](const std::string& msg) {
-          kube::Status s = ApiErr(410, "Expired", msg);
+          base::Status s = ApiErr(410, "Expired", msg);
           std::string line = "{\"type\":\"ERROR\",\"object\":" + StatusBody(s) + "}\n";
           sink.write(line.data(), line.size());
           sink.done();
@@ -936,7 +937,7 @@ void ApiServer::Impl::Watch(Call& c) {
           return true;
         }
         std::vector<StoreEvent> events;
-        kube::Status ws = store->WaitEvents(
+        base::Status ws = store->WaitEvents(
             &st->from,
             [&](const StoreEvent& e) {
               return e.gr == gr && (ns.empty() || e.ns == ns) && f.Matches(*e.object);
@@ -1004,7 +1005,7 @@ void CopyMember(const Json& from, Json& to, const char* key, Alloc& a) {
   }
 }
 
-kube::Status CheckKind(const Json& obj, const ResourceType& t) {
+base::Status CheckKind(const Json& obj, const ResourceType& t) {
   std::string av = StringAt(obj, "apiVersion");
   std::string kind = StringAt(obj, "kind");
   if (!av.empty()) {
@@ -1028,14 +1029,14 @@ kube::Status CheckKind(const Json& obj, const ResourceType& t) {
   if (meta != nullptr && !meta->IsObject()) {
     return ApiErr(400, "BadRequest", "metadata must be an object");
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace
 
 // Decodes a create/update body by its Content-Type: JSON (the default),
 // YAML, or protobuf (kubectl's typed client sends built-in kinds that way).
-kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeWriteBody(const httplib::Request& req) {
+base::StatusOr<std::unique_ptr<JsonDoc>> DecodeWriteBody(const httplib::Request& req) {
   std::string media = MediaType(req.get_header_value("Content-Type"));
   if (media.empty() || media == "application/json" || media == "*/*") return ParseBody(req.body, "application/json");
   if (media == "application/yaml") return ParseBody(req.body, "application/yaml");
@@ -1045,8 +1046,8 @@ kube::StatusOr<std::unique_ptr<JsonDoc>> DecodeWriteBody(const httplib::Request&
                 "application/json, application/yaml, application/vnd.kubernetes.protobuf");
 }
 
-kube::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::string& name) {
-  if (c.type->builtin || c.type->schema == nullptr) return kube::Status::Ok();
+base::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::string& name) {
+  if (c.type->builtin || c.type->schema == nullptr) return base::Status::Ok();
   SchemaResult r = ValidateAndPrune(obj, *c.type->schema, obj.GetAllocator(), /*prune=*/true);
   std::string fv = Query(*c.req, "fieldValidation");
   // kube-apiserver finds unknown fields while decoding, before validation:
@@ -1058,13 +1059,13 @@ kube::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::s
       for (auto& w : UnknownFieldWarnings(r.unknown_fields)) c.warnings.push_back(w);
     }
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
+base::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
   auto& a = obj.GetAllocator();
   if (!obj.IsObject()) return ApiErr(400, "BadRequest", "the body of the request is not a JSON object");
-  kube::Status st = CheckKind(obj, *c.type);
+  base::Status st = CheckKind(obj, *c.type);
   if (!st.ok()) return st;
   SetString(obj, "apiVersion", c.type->ApiVersion(), a);
   SetString(obj, "kind", c.type->kind, a);
@@ -1090,7 +1091,7 @@ kube::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
   if (c.type->namespaced) {
     DocPtr nsobj = store->Get("/namespaces", "", c.ns);
     if (nsobj == nullptr) {
-      kube::Status s = ApiErr(404, "NotFound", "namespaces \"" + c.ns + "\" not found");
+      base::Status s = ApiErr(404, "NotFound", "namespaces \"" + c.ns + "\" not found");
       s.WithDetails("{\"name\":\"" + c.ns + "\",\"kind\":\"namespaces\"}");
       return s;
     }
@@ -1168,7 +1169,7 @@ kube::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
     st = ValidateCustom(c, obj, name);
     if (!st.ok()) return st;
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 void ApiServer::Impl::Create(Call& c) {
@@ -1179,7 +1180,7 @@ void ApiServer::Impl::Create(Call& c) {
   if (!parsed.ok()) return ReplyError(*c.res, parsed.status());
   std::unique_ptr<JsonDoc> obj = std::move(*parsed);
   for (int attempt = 0;; ++attempt) {
-    kube::Status st = PrepareForCreate(c, *obj);
+    base::Status st = PrepareForCreate(c, *obj);
     if (!st.ok()) return ReplyError(*c.res, st);
     JsonDoc opts = OptionsObject("CreateOptions", *dry, Query(*c.req, "fieldManager"));
     st = Admit(c, "CREATE", obj.get(), nullptr, *dry, &opts);
@@ -1196,7 +1197,7 @@ void ApiServer::Impl::Create(Call& c) {
         Member(*obj, "metadata")->RemoveMember("name");
         continue;
       }
-      kube::Status s = ApiErr(409, "AlreadyExists", c.type->QualifiedResource() + " \"" + c.name + "\" already exists");
+      base::Status s = ApiErr(409, "AlreadyExists", c.type->QualifiedResource() + " \"" + c.name + "\" already exists");
       s.WithDetails(Details(c.name, *c.type));
       return ReplyError(*c.res, s);
     }
@@ -1205,7 +1206,7 @@ void ApiServer::Impl::Create(Call& c) {
   }
 }
 
-kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
+base::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur, std::unique_ptr<JsonDoc> next,
                                                      bool dry_run) {
   auto merged = std::make_unique<JsonDoc>();
   auto& a = merged->GetAllocator();
@@ -1236,13 +1237,13 @@ kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
         }
       }
     }
-    kube::Status lst = ValidateMeta(*c.type, c.name, *merged);
+    base::Status lst = ValidateMeta(*c.type, c.name, *merged);
     if (!lst.ok()) return lst;
     if (c.type->kind == "CustomResourceDefinition") {
-      kube::Status st = Registry::ValidateCrd(*merged);
+      base::Status st = Registry::ValidateCrd(*merged);
       if (!st.ok()) return st;
     }
-    kube::Status st = ValidateCustom(c, *merged, c.name);
+    base::Status st = ValidateCustom(c, *merged, c.name);
     if (!st.ok()) return st;
   }
   ToStorageVersion(*merged, *c.type);
@@ -1255,7 +1256,7 @@ kube::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
   auto req_obj = AsVersion(*merged, *c.type);
   auto old_obj = AsVersion(*cur, *c.type);
   JsonDoc opts = OptionsObject("UpdateOptions", dry_run, Query(*c.req, "fieldManager"));
-  kube::Status st = Admit(c, "UPDATE", req_obj.get(), old_obj.get(), dry_run, &opts);
+  base::Status st = Admit(c, "UPDATE", req_obj.get(), old_obj.get(), dry_run, &opts);
   if (!st.ok()) return st;
   if (dry_run) return DocPtr(std::move(merged));
   uint64_t cur_rv = RvOf(*cur);
@@ -1275,7 +1276,7 @@ void ApiServer::Impl::Update(Call& c) {
   if (!parsed.ok()) return ReplyError(*c.res, parsed.status());
   std::unique_ptr<JsonDoc> obj = std::move(*parsed);
   if (!obj->IsObject()) return ReplyError(*c.res, ApiErr(400, "BadRequest", "the body of the request is not a JSON object"));
-  kube::Status st = CheckKind(*obj, *c.type);
+  base::Status st = CheckKind(*obj, *c.type);
   if (!st.ok()) return ReplyError(*c.res, st);
   std::string body_name = StringAt(*obj, "metadata.name");
   if (!body_name.empty() && body_name != c.name) {
@@ -1301,7 +1302,7 @@ void ApiServer::Impl::Update(Call& c) {
   SetString(*obj, "kind", c.type->kind, obj->GetAllocator());
   auto r = CommitUpdate(c, cur, std::move(obj), *dry);
   if (!r.ok()) {
-    if (r.status().code() == kube::Code::kAborted && r.status().http_code() == 0) {
+    if (r.status().code() == base::Code::kAborted && r.status().http_code() == 0) {
       return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
     }
     return ReplyError(*c.res, r.status());
@@ -1342,7 +1343,7 @@ void ApiServer::Impl::Patch(Call& c) {
     std::shared_ptr<JsonDoc> work_shared = AsVersion(*cur, *c.type);
     auto work = std::make_unique<JsonDoc>();
     work->CopyFrom(*work_shared, work->GetAllocator());
-    kube::Status st;
+    base::Status st;
     if (kind == kMerge) {
       st = ApplyMergePatch(*work, patch);
     } else if (kind == kJsonPatch) {
@@ -1366,11 +1367,11 @@ void ApiServer::Impl::Patch(Call& c) {
     }
     auto r = CommitUpdate(c, cur, std::move(work), *dry);
     if (!r.ok()) {
-      if (r.status().code() == kube::Code::kAborted && r.status().http_code() == 0) {
+      if (r.status().code() == base::Code::kAborted && r.status().http_code() == 0) {
         if (attempt < 20) continue;  // raced with another writer: re-read and re-apply
         return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
       }
-      if (r.status().code() == kube::Code::kNotFound && r.status().http_code() == 0) {
+      if (r.status().code() == base::Code::kNotFound && r.status().http_code() == 0) {
         return ReplyError(*c.res, NotFoundErr(*c.type, c.name));
       }
       return ReplyError(*c.res, r.status());
@@ -1379,7 +1380,7 @@ void ApiServer::Impl::Patch(Call& c) {
   }
 }
 
-kube::StatusOr<DocPtr> ApiServer::Impl::RemoveObject(const ResourceType& t, const std::string& ns,
+base::StatusOr<DocPtr> ApiServer::Impl::RemoveObject(const ResourceType& t, const std::string& ns,
                                                      const std::string& name, std::optional<uint64_t> rv) {
   auto r = store->Remove(Gr(t), ns, name, rv);
   if (!r.ok()) return r.status();
@@ -1448,7 +1449,7 @@ void ApiServer::Impl::Delete(Call& c) {
     }
   }
   auto old_obj = AsVersion(*cur, *c.type);
-  kube::Status st = Admit(c, "DELETE", nullptr, old_obj.get(), *dry, &opts);
+  base::Status st = Admit(c, "DELETE", nullptr, old_obj.get(), *dry, &opts);
   if (!st.ok()) return ReplyError(*c.res, st);
   if (*dry) return Reply(c, 200, ToJson(*old_obj));
 
@@ -1504,7 +1505,7 @@ void ApiServer::Impl::Delete(Call& c) {
   }
   auto r = RemoveObject(*c.type, ns, c.name, RvOf(*cur));
   if (!r.ok()) {
-    if (r.status().code() == kube::Code::kNotFound) return ReplyError(*c.res, NotFoundErr(*c.type, c.name));
+    if (r.status().code() == base::Code::kNotFound) return ReplyError(*c.res, NotFoundErr(*c.type, c.name));
     return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
   }
   Reply(c, 200, ToJson(*AsVersion(**r, *c.type)));
@@ -1526,7 +1527,7 @@ void ApiServer::Impl::DeleteCollection(Call& c) {
     one.name = StringAt(*d, "metadata.name");
     auto old_obj = AsVersion(*d, *c.type);
     JsonDoc opts = OptionsObject("DeleteOptions", *dry, "");
-    kube::Status st = Admit(one, "DELETE", nullptr, old_obj.get(), *dry, &opts);
+    base::Status st = Admit(one, "DELETE", nullptr, old_obj.get(), *dry, &opts);
     if (!st.ok()) return ReplyError(*c.res, st);
     if (*dry) continue;
     if (HasFinalizers(*d)) {
@@ -1551,7 +1552,7 @@ ApiServer::~ApiServer() { Stop(); }
 
 int ApiServer::port() const { return impl_->port; }
 
-kube::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions& options) {
+base::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->opts = options;
   auto store = Store::Open(options.dir, options.watch_window);
@@ -1584,7 +1585,7 @@ kube::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions
   impl->http = std::make_unique<httplib::SSLServer>([raw](SSL_CTX& ctx) {
     return ConfigureServerTls(&ctx, raw->serving, raw->ca).ok();
   });
-  if (!impl->http->is_valid()) return kube::Internal("TLS setup failed for the API server");
+  if (!impl->http->is_valid()) return base::Internal("TLS setup failed for the API server");
   auto& h = *impl->http;
   h.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   h.set_tcp_nodelay(true);
@@ -1617,9 +1618,9 @@ kube::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions
     impl->port = h.bind_to_port("127.0.0.1", options.port) ? options.port : -1;
   }
   if (impl->port <= 0) {
-    return kube::Unavailable("cannot listen on 127.0.0.1:" + std::to_string(options.port));
+    return base::Unavailable("cannot listen on 127.0.0.1:" + std::to_string(options.port));
   }
-  kube::Status ks = WriteKubeconfig(options.dir, "https://127.0.0.1:" + std::to_string(impl->port), impl->ca);
+  base::Status ks = WriteKubeconfig(options.dir, "https://127.0.0.1:" + std::to_string(impl->port), impl->ca);
   if (!ks.ok()) return ks;
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }

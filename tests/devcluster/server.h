@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "kube/status.h"
+#include "base/status.h"
 
 namespace devcluster {
 
@@ -25,7 +25,7 @@ struct ServerOptions {
 
 class ApiServer {
  public:
-  static kube::StatusOr<std::unique_ptr<ApiServer>> Create(const ServerOptions& options);
+  static base::StatusOr<std::unique_ptr<ApiServer>> Create(const ServerOptions& options);
   ~ApiServer();
 
   int port() const;

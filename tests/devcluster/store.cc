@@ -25,9 +25,9 @@ Store::~Store() {
   if (log_ != nullptr) fclose(log_);
 }
 
-kube::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir, size_t window) {
+base::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir, size_t window) {
   std::unique_ptr<Store> s(new Store(dir, window == 0 ? 1 : window));
-  kube::Status st = s->Replay();
+  base::Status st = s->Replay();
   if (!st.ok()) return st;
   return s;
 }
@@ -37,7 +37,7 @@ kube::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir, size_
 // is replayed and rewritten compactly: snapshots of objects whose last event
 // fell out of the window, followed by the window's events. A torn last line
 // (crash mid-write) is ignored.
-kube::Status Store::Replay() {
+base::Status Store::Replay() {
   mkdir(dir_.c_str(), 0700);
   const std::string path = dir_ + "/state.jsonl";
   std::vector<StoreEvent> all;
@@ -80,7 +80,7 @@ kube::Status Store::Replay() {
   // Rewrite compactly.
   const std::string tmp = path + ".tmp";
   log_ = fopen(tmp.c_str(), "w");
-  if (log_ == nullptr) return kube::Internal("cannot write " + tmp);
+  if (log_ == nullptr) return base::Internal("cannot write " + tmp);
   uint64_t window_start = events_.empty() ? rv_ + 1 : events_.front().rv;
   for (const auto& [k, e] : objects_) {
     if (e.rv >= window_start) continue;
@@ -92,10 +92,10 @@ kube::Status Store::Replay() {
   for (const auto& ev : events_) AppendLocked(ev);
   fflush(log_);
   fclose(log_);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return kube::Internal("cannot rename " + tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return base::Internal("cannot rename " + tmp);
   log_ = fopen(path.c_str(), "a");
-  if (log_ == nullptr) return kube::Internal("cannot append to " + path);
-  return kube::Status::Ok();
+  if (log_ == nullptr) return base::Internal("cannot append to " + path);
+  return base::Status::Ok();
 }
 
 void Store::AppendLocked(const StoreEvent& ev) {
@@ -154,17 +154,17 @@ std::vector<DocPtr> Store::List(const std::string& gr, const std::string& ns, ui
   return out;
 }
 
-kube::StatusOr<DocPtr> Store::Put(const std::string& gr, const std::string& ns,
+base::StatusOr<DocPtr> Store::Put(const std::string& gr, const std::string& ns,
                                   const std::string& name, std::unique_ptr<JsonDoc> doc,
                                   std::optional<uint64_t> expect_rv) {
   std::lock_guard<std::mutex> l(mu_);
   std::string k = Key(gr, ns, name);
   auto it = objects_.find(k);
   if (expect_rv.has_value()) {
-    if (*expect_rv == 0 && it != objects_.end()) return kube::AlreadyExists(name);
+    if (*expect_rv == 0 && it != objects_.end()) return base::AlreadyExists(name);
     if (*expect_rv != 0) {
-      if (it == objects_.end()) return kube::NotFound(name);
-      if (it->second.rv != *expect_rv) return kube::Aborted(name);
+      if (it == objects_.end()) return base::NotFound(name);
+      if (it->second.rv != *expect_rv) return base::Aborted(name);
     }
   }
   const bool existed = it != objects_.end();
@@ -176,12 +176,12 @@ kube::StatusOr<DocPtr> Store::Put(const std::string& gr, const std::string& ns,
   return stored;
 }
 
-kube::StatusOr<DocPtr> Store::Remove(const std::string& gr, const std::string& ns,
+base::StatusOr<DocPtr> Store::Remove(const std::string& gr, const std::string& ns,
                                      const std::string& name, std::optional<uint64_t> expect_rv) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = objects_.find(Key(gr, ns, name));
-  if (it == objects_.end()) return kube::NotFound(name);
-  if (expect_rv.has_value() && it->second.rv != *expect_rv) return kube::Aborted(name);
+  if (it == objects_.end()) return base::NotFound(name);
+  if (expect_rv.has_value() && it->second.rv != *expect_rv) return base::Aborted(name);
   ++rv_;
   auto last = std::make_shared<JsonDoc>();
   last->CopyFrom(*it->second.doc, last->GetAllocator());
@@ -191,7 +191,7 @@ kube::StatusOr<DocPtr> Store::Remove(const std::string& gr, const std::string& n
   return DocPtr(last);
 }
 
-kube::Status Store::WaitEvents(uint64_t* from,
+base::Status Store::WaitEvents(uint64_t* from,
                                const std::function<bool(const StoreEvent&)>& filter,
                                std::vector<StoreEvent>* out, std::chrono::milliseconds timeout,
                                const std::atomic<bool>* stop) {
@@ -199,7 +199,7 @@ kube::Status Store::WaitEvents(uint64_t* from,
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (*from < oldest_rv_) {
-      return kube::OutOfRange("too old resource version: " + std::to_string(*from) + " (" +
+      return base::OutOfRange("too old resource version: " + std::to_string(*from) + " (" +
                               std::to_string(oldest_rv_ + 1) + ")");
     }
     // Events are in rv order; skip those at or below *from.
@@ -209,12 +209,12 @@ kube::Status Store::WaitEvents(uint64_t* from,
       if (filter(*it)) out->push_back(*it);
       *from = it->rv;
     }
-    if (!out->empty()) return kube::Status::Ok();
+    if (!out->empty()) return base::Status::Ok();
     if ((stop != nullptr && stop->load()) ||
         cv_.wait_until(l, deadline) == std::cv_status::timeout) {
-      return kube::Status::Ok();
+      return base::Status::Ok();
     }
-    if (stop != nullptr && stop->load()) return kube::Status::Ok();
+    if (stop != nullptr && stop->load()) return base::Status::Ok();
   }
 }
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/status.h"
+#include "base/status.h"
 #include "tests/devcluster/json.h"
 
 namespace devcluster {
@@ -41,7 +41,7 @@ class Store {
  public:
   // Opens (or creates) the store in `dir`, replaying its log. `window` is
   // how many recent events are kept for watches.
-  static kube::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir, size_t window);
+  static base::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir, size_t window);
   ~Store();
 
   uint64_t CurrentRv() const;
@@ -55,12 +55,12 @@ class Store {
   // Stores `doc` (its metadata.resourceVersion is set to the new version).
   // expect_rv: nullopt = unconditional; 0 = must not exist (AlreadyExists);
   // N = must exist with version N (NotFound / Aborted on mismatch).
-  kube::StatusOr<DocPtr> Put(const std::string& gr, const std::string& ns,
+  base::StatusOr<DocPtr> Put(const std::string& gr, const std::string& ns,
                              const std::string& name, std::unique_ptr<JsonDoc> doc,
                              std::optional<uint64_t> expect_rv);
   // Removes the object; expect_rv as for Put (0 is not allowed). The DELETED
   // event carries the last state with a new resourceVersion.
-  kube::StatusOr<DocPtr> Remove(const std::string& gr, const std::string& ns,
+  base::StatusOr<DocPtr> Remove(const std::string& gr, const std::string& ns,
                                 const std::string& name, std::optional<uint64_t> expect_rv);
 
   // Collects events with rv > *from for which `filter` is true, waiting up
@@ -68,7 +68,7 @@ class Store {
   // examined (matching or not), so a selective watcher never falls out of
   // the window. OutOfRange when *from is older than the window (the caller
   // answers 410 Expired). Returns early when *stop is set.
-  kube::Status WaitEvents(uint64_t* from, const std::function<bool(const StoreEvent&)>& filter,
+  base::Status WaitEvents(uint64_t* from, const std::function<bool(const StoreEvent&)>& filter,
                           std::vector<StoreEvent>* out, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop);
   // The oldest resourceVersion a watch may start from.
@@ -79,7 +79,7 @@ class Store {
 
  private:
   Store(std::string dir, size_t window);
-  kube::Status Replay();
+  base::Status Replay();
   void AppendLocked(const StoreEvent& ev);
   void RecordLocked(StoreEvent ev);
 

@@ -2,7 +2,7 @@
 
 #include <functional>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 #include "tests/devcluster/jsonpath.h"
 
 namespace devcluster {
@@ -18,7 +18,7 @@ struct Column {
 };
 
 std::string Age(const Json& obj, const char* path, Clock::time_point now) {
-  auto t = kube::ParseRfc3339(StringAt(obj, path));
+  auto t = base::ParseRfc3339(StringAt(obj, path));
   if (!t.has_value()) return "<unknown>";
   return HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
@@ -184,7 +184,7 @@ Column CustomColumn(const PrinterColumn& pc) {
     }
     const Json& v = *vals[0];
     if (type == "date") {
-      auto t = v.IsString() ? kube::ParseRfc3339(v.GetString()) : std::nullopt;
+      auto t = v.IsString() ? base::ParseRfc3339(v.GetString()) : std::nullopt;
       if (t.has_value()) {
         out.SetString(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)).c_str(), a);
       } else {

@@ -1,4 +1,4 @@
-// FakeClock: a kube::Clock whose SleepFor advances time instantly and
+// FakeClock: a base::Clock whose SleepFor advances time instantly and
 // records every requested sleep, so tests can assert backoff schedules.
 //
 // Thread safety: all methods may be called from any thread.
@@ -8,9 +8,9 @@
 #include <mutex>
 #include <vector>
 
-#include "kube/clock.h"
+#include "base/clock.h"
 
-namespace kube::testing {
+namespace base::testing {
 
 class FakeClock final : public Clock {
  public:
@@ -61,4 +61,4 @@ class FakeClock final : public Clock {
   std::vector<std::chrono::nanoseconds> sleeps_;
 };
 
-}  // namespace kube::testing
+}  // namespace base::testing

@@ -41,7 +41,7 @@ run() {
 if ! build admission_review_fuzz "$root/tests/fuzz/admission_review_fuzz.cc" \
   "$root/webhook/admission_review.cc" "$root/webhook/cache.cc" \
   "$root/webhook/handler.cc" "$root/webhook/metrics.cc" "$root/webhook/http1.cc" \
-  "$root/kube/status.cc" "$root/kube/object.cc" "$root"/api/*.cc ||
+  "$root/base/status.cc" "$root/kube/object.cc" "$root"/api/*.cc ||
   ! build http1_fuzz "$root/tests/fuzz/http1_fuzz.cc" "$root/webhook/http1.cc"; then
   echo "fuzz: build failed" >&2
   exit 2

@@ -144,7 +144,7 @@ void CreateNamespace(kube::Client& c, const std::string& ns) {
                     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + ns +
                         "\"}}");
   INFO(r.status().ToString());
-  REQUIRE((r.ok() || r.status().code() == kube::Code::kAlreadyExists));
+  REQUIRE((r.ok() || r.status().code() == base::Code::kAlreadyExists));
 }
 
 std::string ConfigMap(const std::string& name, const std::string& value) {
@@ -313,9 +313,9 @@ TEST_CASE("a watch from an expired resourceVersion gets 410 and the informer rel
       auto ev = (*w)->Next();
       REQUIRE(ev.ok());
       CHECK(ev->type == kube::WatchEvent::Type::kError);
-      CHECK(ev->status.code() == kube::Code::kOutOfRange);
+      CHECK(ev->status.code() == base::Code::kOutOfRange);
     } else {
-      CHECK(w.status().code() == kube::Code::kOutOfRange);
+      CHECK(w.status().code() == base::Code::kOutOfRange);
     }
   }
 

@@ -298,7 +298,7 @@ TEST_CASE("ParsePVC prefers the bound capacity and reads access modes") {
 }
 
 TEST_CASE("parsers reject hostile input with an error naming the field") {
-  using Parser = std::function<kube::Status(std::string_view)>;
+  using Parser = std::function<base::Status(std::string_view)>;
   const Parser vmi = [](std::string_view j) { return api::ParseVMI(j).status(); };
   const Parser vmim = [](std::string_view j) { return api::ParseVMIM(j).status(); };
   const Parser kv = [](std::string_view j) { return api::ParseKubeVirt(j).status(); };
@@ -393,9 +393,9 @@ TEST_CASE("parsers reject hostile input with an error naming the field") {
   };
   for (const Case& c : cases) {
     INFO("json " << c.json.substr(0, 200));
-    kube::Status s = (*c.parse)(c.json);
+    base::Status s = (*c.parse)(c.json);
     REQUIRE_FALSE(s.ok());
-    CHECK(s.code() == kube::Code::kInvalidArgument);
+    CHECK(s.code() == base::Code::kInvalidArgument);
     CHECK_THAT(s.message(), Catch::Contains(c.error));
   }
 }
@@ -459,11 +459,11 @@ void SweepWrongTypes(const char* json, ParseFn parse) {
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
       doc.Accept(w);
-      kube::Status s = parse(std::string_view(buf.GetString(), buf.GetSize()));
+      base::Status s = parse(std::string_view(buf.GetString(), buf.GetSize()));
       if (!s.ok()) {
         ++failures;
         INFO("at " << ptr << " = " << rep << ": " << s.message());
-        CHECK(s.code() == kube::Code::kInvalidArgument);
+        CHECK(s.code() == base::Code::kInvalidArgument);
         CHECK(s.message().find(": ") != std::string::npos);
       }
     }

@@ -96,7 +96,7 @@ TEST_CASE("quantity rejects input outside the grammar with Kubernetes' message")
     INFO("input " << in);
     auto q = Quantity::Parse(in);
     REQUIRE_FALSE(q.ok());
-    CHECK(q.status().code() == kube::Code::kInvalidArgument);
+    CHECK(q.status().code() == base::Code::kInvalidArgument);
   }
   auto q = Quantity::Parse("1 Gi");
   CHECK(q.status().message() ==
@@ -130,7 +130,7 @@ TEST_CASE("quantity caps magnitudes above 2^63-1 like Kubernetes and Bytes repor
     CHECK(q.String() == "9223372036854775807");
     auto b = q.Bytes();
     REQUIRE_FALSE(b.ok());
-    CHECK(b.status().code() == kube::Code::kOutOfRange);
+    CHECK(b.status().code() == base::Code::kOutOfRange);
   }
   Quantity neg = Q("-1e30");
   CHECK(neg.capped());
@@ -147,7 +147,7 @@ TEST_CASE("quantity Bytes rounds fractions up and refuses negative sizes") {
   CHECK(*Q("64Mi").Bytes() == 64 * 1024 * 1024);
   auto neg = Q("-1Mi").Bytes();
   REQUIRE_FALSE(neg.ok());
-  CHECK(neg.status().code() == kube::Code::kInvalidArgument);
+  CHECK(neg.status().code() == base::Code::kInvalidArgument);
 }
 
 TEST_CASE("quantity compares exactly by value regardless of format") {

@@ -263,7 +263,7 @@ TEST_CASE("a denial without a code is 403 Forbidden with kube-apiserver's messag
   REQUIRE_FALSE(r.allowed);
   CHECK(r.denial.http_code() == 403);
   CHECK(r.denial.reason() == "Forbidden");
-  CHECK(r.denial.code() == kube::Code::kPermissionDenied);
+  CHECK(r.denial.code() == base::Code::kPermissionDenied);
   CHECK(r.denial.message() ==
         "admission webhook \"migration-webhook.kubevirt.io\" denied the request: VMI vmi1 does "
         "not exist");
@@ -282,7 +282,7 @@ TEST_CASE("a denial with code 429 keeps the webhook's reason, details and causes
   REQUIRE_FALSE(r.allowed);
   CHECK(r.denial.http_code() == 429);
   CHECK(r.denial.reason() == "TooManyRequests");
-  CHECK(r.denial.code() == kube::Code::kUnavailable);
+  CHECK(r.denial.code() == base::Code::kUnavailable);
   CHECK(r.denial.retry_after_seconds() == 5);
   CHECK(r.denial.message() ==
         "admission webhook \"limits.test\" denied the request: 2 migrations in flight, limit 2; "
@@ -378,7 +378,7 @@ TEST_CASE("connection refused: failurePolicy Fail rejects with 500, Ignore admit
   AdmissionResult r = adm.Validate(f.attrs_, {&fail});
   REQUIRE_FALSE(r.allowed);
   CHECK(r.denial.http_code() == 500);
-  CHECK(r.denial.code() == kube::Code::kInternal);
+  CHECK(r.denial.code() == base::Code::kInternal);
   std::string addr = "127.0.0.1:" + std::to_string(port);
   CHECK(r.denial.message() ==
         "Internal error occurred: failed calling webhook \"down.test\": failed to call webhook: "

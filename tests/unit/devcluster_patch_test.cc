@@ -48,7 +48,7 @@ TEST_CASE("merge patch follows RFC 7386 as kube-apiserver applies it", "[devclus
     SECTION(c.name) {
       JsonDoc target = ParsePatchJson(c.target);
       JsonDoc patch = ParsePatchJson(c.patch);
-      kube::Status s = ApplyMergePatch(target, patch);
+      base::Status s = ApplyMergePatch(target, patch);
       REQUIRE(s.ok());
       CHECK(ToJson(target) == ToJson(ParsePatchJson(c.want)));
       CHECK(SameJson(target, c.want));
@@ -59,7 +59,7 @@ TEST_CASE("merge patch follows RFC 7386 as kube-apiserver applies it", "[devclus
 TEST_CASE("merge patch rejects a null or scalar patch with 400 Invalid JSON Patch", "[devcluster][patch]") {
   for (const char* p : {"null", "\"x\"", "5", "true"}) {
     JsonDoc target = ParsePatchJson(R"({"a":1})");
-    kube::Status s = ApplyMergePatch(target, ParsePatchJson(p));
+    base::Status s = ApplyMergePatch(target, ParsePatchJson(p));
     CHECK(s.http_code() == 400);
     CHECK(s.reason() == "BadRequest");
     CHECK(s.message() == "Invalid JSON Patch");
@@ -109,7 +109,7 @@ TEST_CASE("json patch applies RFC 6902 operations", "[devcluster][patch]") {
     SECTION(c.name) {
       JsonDoc target = ParsePatchJson(c.target);
       std::string why;
-      kube::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch), &why);
+      base::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch), &why);
       INFO(why);
       REQUIRE(s.ok());
       CHECK(SameJson(target, c.want));
@@ -156,10 +156,10 @@ TEST_CASE("json patch operations that do not apply get 422 and leave the object 
     SECTION(c.name) {
       JsonDoc target = ParsePatchJson(c.target);
       std::string why;
-      kube::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch), &why);
+      base::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch), &why);
       CHECK(s.http_code() == 422);
       CHECK(s.reason() == "Invalid");
-      CHECK(s.code() == kube::Code::kInvalidArgument);
+      CHECK(s.code() == base::Code::kInvalidArgument);
       CHECK(s.message() == "the server rejected our request due to an error in our request");
       CHECK_THAT(why, Catch::Contains(c.why));
       CHECK(SameJson(target, c.target));
@@ -180,7 +180,7 @@ TEST_CASE("json patch that is not an array of objects gets 400", "[devcluster][p
   };
   for (const auto& c : cases) {
     JsonDoc target = ParsePatchJson(R"({"a":1})");
-    kube::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch));
+    base::Status s = ApplyJsonPatch(target, ParsePatchJson(c.patch));
     CHECK(s.http_code() == 400);
     CHECK(s.reason() == "BadRequest");
     CHECK(s.message() == c.message);
@@ -192,7 +192,7 @@ TEST_CASE("json patch with more than 10000 operations gets 413", "[devcluster][p
   for (int i = 0; i <= 10000; ++i) ops += std::string(i ? "," : "") + R"({"op":"test","path":"/a","value":1})";
   ops += "]";
   JsonDoc target = ParsePatchJson(R"({"a":1})");
-  kube::Status s = ApplyJsonPatch(target, ParsePatchJson(ops));
+  base::Status s = ApplyJsonPatch(target, ParsePatchJson(ops));
   CHECK(s.http_code() == 413);
   CHECK(s.reason() == "RequestEntityTooLarge");
   CHECK_THAT(s.message(), Catch::Contains("The allowed maximum operations in a JSON patch is 10000, got 10001"));
@@ -252,7 +252,7 @@ TEST_CASE("strategic merge patch merges like kube-apiserver", "[devcluster][patc
   for (const auto& c : cases) {
     SECTION(c.name) {
       JsonDoc target = ParsePatchJson(c.target);
-      kube::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(c.patch), BuiltinMergeKeys());
+      base::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(c.patch), BuiltinMergeKeys());
       INFO(s.ToString());
       REQUIRE(s.ok());
       INFO(ToJson(target));
@@ -295,7 +295,7 @@ TEST_CASE("strategic merge patch errors carry the apiserver's codes and leave th
   for (const auto& c : cases) {
     SECTION(c.name) {
       JsonDoc target = ParsePatchJson(c.target);
-      kube::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(c.patch), BuiltinMergeKeys());
+      base::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(c.patch), BuiltinMergeKeys());
       CHECK(s.http_code() == c.http_code);
       CHECK_THAT(s.message(), Catch::Contains(c.message));
       CHECK(SameJson(target, c.target));
@@ -306,7 +306,7 @@ TEST_CASE("strategic merge patch errors carry the apiserver's codes and leave th
 TEST_CASE("strategic merge patch uses the caller's merge keys by path", "[devcluster][patch]") {
   MergeKeys keys = {{"spec.ports", "port"}, {"spec.ports.tags", ""}};
   JsonDoc target = ParsePatchJson(R"({"spec":{"ports":[{"port":1,"tags":["a"]},{"port":2}]}})");
-  kube::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(R"({"spec":{"ports":[{"port":1,"tags":["b"]}]}})"),
+  base::Status s = ApplyStrategicMergePatch(target, ParsePatchJson(R"({"spec":{"ports":[{"port":1,"tags":["b"]}]}})"),
                                             keys);
   REQUIRE(s.ok());
   CHECK(ToJson(target) == R"({"spec":{"ports":[{"port":1,"tags":["b","a"]},{"port":2}]}})");

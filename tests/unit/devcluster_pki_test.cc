@@ -93,7 +93,7 @@ TEST_CASE("EnsureCa refuses a CA with its key missing instead of replacing it", 
   fs::remove(fs::path(dir.path()) / "pki" / "ca.key");
   auto again = EnsureCa(dir.path());
   REQUIRE_FALSE(again.ok());
-  CHECK(again.status().code() == kube::Code::kFailedPrecondition);
+  CHECK(again.status().code() == base::Code::kFailedPrecondition);
 }
 
 TEST_CASE("the serving certificate chains to the CA for serverAuth and carries the SANs",
@@ -154,7 +154,7 @@ TEST_CASE("a serving certificate request with a malformed IP is refused", "[pki]
   REQUIRE(ca.ok());
   auto bad = EnsureServingCert(dir.path(), *ca, {}, {"10.0.0.300"});
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.status().code() == kube::Code::kInvalidArgument);
+  CHECK(bad.status().code() == base::Code::kInvalidArgument);
 }
 
 TEST_CASE("client certificates carry the user as CN and each group as O, for clientAuth",

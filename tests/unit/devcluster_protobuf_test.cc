@@ -71,7 +71,7 @@ void ExpectError(const std::string& body, int http_code, const std::string& mess
   INFO(got.status().ToString());
   CHECK(got.status().http_code() == http_code);
   CHECK(got.status().reason() == (http_code == 400 ? "BadRequest" : "UnsupportedMediaType"));
-  CHECK(got.status().code() == (http_code == 400 ? kube::Code::kInvalidArgument : kube::Code::kUnsupported));
+  CHECK(got.status().code() == (http_code == 400 ? base::Code::kInvalidArgument : base::Code::kUnsupported));
   CHECK_THAT(got.status().message(), Catch::Contains(message_part));
 }
 

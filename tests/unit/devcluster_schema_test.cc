@@ -161,10 +161,10 @@ TEST_CASE("invalid status has kube-apiserver's message and causes", "[devcluster
       TypeInvalid("spec.x", "\"string\"", "spec.x in body must be of type integer: \"string\""),
       RequiredValue("spec.y", ""),
   };
-  kube::Status s = ToInvalidStatus(errs, "example.com", "Foo", "bar");
+  base::Status s = ToInvalidStatus(errs, "example.com", "Foo", "bar");
   CHECK(s.http_code() == 422);
   CHECK(s.reason() == "Invalid");
-  CHECK(s.code() == kube::Code::kInvalidArgument);
+  CHECK(s.code() == base::Code::kInvalidArgument);
   CHECK(s.message() ==
         "Foo.example.com \"bar\" is invalid: [spec.x: Invalid value: \"string\": spec.x in body must be of type "
         "integer: \"string\", spec.y: Required value]");
@@ -173,17 +173,17 @@ TEST_CASE("invalid status has kube-apiserver's message and causes", "[devcluster
       {"reason":"FieldValueTypeInvalid","message":"Invalid value: \"string\": spec.x in body must be of type integer: \"string\"","field":"spec.x"},
       {"reason":"FieldValueRequired","message":"Required value","field":"spec.y"}]})"));
 
-  kube::Status one = ToInvalidStatus({errs[1]}, "", "Namespace", "ns");
+  base::Status one = ToInvalidStatus({errs[1]}, "", "Namespace", "ns");
   CHECK(one.message() == "Namespace \"ns\" is invalid: spec.y: Required value");
   CHECK(ParseSchemaJson(one.details_json()) ==
         ParseSchemaJson(R"({"name":"ns","kind":"Namespace","causes":[{"reason":"FieldValueRequired","message":"Required value","field":"spec.y"}]})"));
 
-  kube::Status dup = ToInvalidStatus({errs[1], errs[1]}, "", "Namespace", "ns");
+  base::Status dup = ToInvalidStatus({errs[1], errs[1]}, "", "Namespace", "ns");
   CHECK(dup.message() == "Namespace \"ns\" is invalid: spec.y: Required value");
 }
 
 TEST_CASE("strict decoding errors and warnings name the unknown fields", "[devcluster][schema]") {
-  kube::Status s = ToStrictStatus({"spec.foo", "spec.bar"});
+  base::Status s = ToStrictStatus({"spec.foo", "spec.bar"});
   CHECK(s.http_code() == 400);
   CHECK(s.reason() == "BadRequest");
   CHECK(s.message() == "strict decoding error: unknown field \"spec.foo\", unknown field \"spec.bar\"");

@@ -177,11 +177,11 @@ TEST_CASE("field selector lists its fields and checks support", "[devcluster][se
   REQUIRE(sel.ok());
   CHECK(sel->Fields() == std::vector<std::string>{"metadata.name", "spec.nodeName"});
   const std::vector<std::string> meta = {"metadata.name", "metadata.namespace"};
-  kube::Status cr = CheckFieldsSupported(*sel, meta);
+  base::Status cr = CheckFieldsSupported(*sel, meta);
   CHECK(cr.http_code() == 400);
   CHECK(cr.reason() == "BadRequest");
   CHECK(cr.message() == "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
-  kube::Status builtin = CheckFieldsSupported(*sel, meta, /*custom_resource=*/false);
+  base::Status builtin = CheckFieldsSupported(*sel, meta, /*custom_resource=*/false);
   CHECK(builtin.message() == "field label not supported: spec.nodeName");
   CHECK(CheckFieldsSupported(*sel, {"metadata.name", "spec.nodeName"}).ok());
 }
@@ -214,7 +214,7 @@ TEST_CASE("name and label validators use apimachinery's messages", "[devcluster]
 }
 
 TEST_CASE("object name validation answers 422 like kube-apiserver", "[devcluster][selector]") {
-  kube::Status s = ValidateObjectName("Bad_Name", true);
+  base::Status s = ValidateObjectName("Bad_Name", true);
   CHECK(s.http_code() == 422);
   CHECK(s.reason() == "Invalid");
   CHECK(s.message() == std::string("metadata.name: Invalid value: \"Bad_Name\": ") + kSubdomainRule);

@@ -30,7 +30,7 @@ std::string ClusterYaml(const std::string& name, const std::string& server,
   return "- name: " + name + "\n  cluster:\n    server: " + server + "\n" + extra;
 }
 
-kube::StatusOr<kube::RestConfig> Load(const std::string& kubeconfig_env,
+base::StatusOr<kube::RestConfig> Load(const std::string& kubeconfig_env,
                                       kube::KubeconfigOptions o = {}) {
   return kube::LoadKubeconfigFrom(o, kubeconfig_env, "/nonexistent-home");
 }
@@ -107,7 +107,7 @@ TEST_CASE("an explicit --kubeconfig path wins over KUBECONFIG", "[kube][config]"
   o.explicit_path = d.path() + "/nope.yaml";
   auto missing = Load(a, o);
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.status().code() == kube::Code::kNotFound);
+  CHECK(missing.status().code() == base::Code::kNotFound);
   CHECK_THAT(missing.status().message(), Catch::Contains("nope.yaml"));
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("kubeconfig errors name what is missing and where", "[kube][config]") 
     o.context = c.context;
     auto rc = Load(f, o);
     REQUIRE_FALSE(rc.ok());
-    CHECK(rc.status().code() == kube::Code::kInvalidArgument);
+    CHECK(rc.status().code() == base::Code::kInvalidArgument);
     for (const auto& w : c.want) CHECK_THAT(rc.status().message(), Catch::Contains(w));
     if (std::string(c.name) != "malformed yaml") {
       CHECK_THAT(rc.status().message(), Catch::Contains(f));
@@ -248,13 +248,13 @@ TEST_CASE("in-cluster config reads the service account from a root directory",
   unsetenv("KUBERNETES_SERVICE_PORT");
   auto outside = kube::InClusterConfig(d.path());
   REQUIRE_FALSE(outside.ok());
-  CHECK(outside.status().code() == kube::Code::kFailedPrecondition);
+  CHECK(outside.status().code() == base::Code::kFailedPrecondition);
 }
 
 TEST_CASE("a token file is re-read when its mtime changes or a minute has passed",
           "[kube][credentials]") {
   TempDir d;
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   std::string path = d.Write("token", "one\n");
   kube::TokenFileSource src(path, &clock);
   REQUIRE(src.Token().ok());
@@ -284,7 +284,7 @@ TEST_CASE("a token file is re-read when its mtime changes or a minute has passed
   CHECK(*src.Token() == "three");
 
   kube::TokenFileSource never(d.path() + "/absent", &clock);
-  CHECK(never.Token().status().code() == kube::Code::kUnauthenticated);
+  CHECK(never.Token().status().code() == base::Code::kUnauthenticated);
 }
 
 namespace {
@@ -324,8 +324,8 @@ TEST_CASE("exec plugin credentials are cached until expirationTimestamp", "[kube
   for (std::string api : {"client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"}) {
     INFO(api);
     TempDir d;
-    kube::testing::FakeClock clock;
-    clock.SetWall(*kube::ParseRfc3339("2030-01-01T00:00:00Z"));
+    base::testing::FakeClock clock;
+    clock.SetWall(*base::ParseRfc3339("2030-01-01T00:00:00Z"));
     kube::ExecConfig ec;
     ec.api_version = api;
     ec.command = WritePlugin(d, api, "2030-01-01T01:00:00Z");
@@ -359,7 +359,7 @@ TEST_CASE("exec plugin credentials are cached until expirationTimestamp", "[kube
 
 TEST_CASE("exec plugin without expiry is cached until invalidated", "[kube][credentials]") {
   TempDir d;
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::ExecConfig ec;
   ec.api_version = "client.authentication.k8s.io/v1beta1";
   ec.command = WritePlugin(d, ec.api_version, "");
@@ -372,7 +372,7 @@ TEST_CASE("exec plugin without expiry is cached until invalidated", "[kube][cred
 
 TEST_CASE("exec plugin failures are clear and carry the installHint", "[kube][credentials]") {
   TempDir d;
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::ExecConfig ec;
   ec.api_version = "client.authentication.k8s.io/v1";
   ec.interactive_mode = "IfAvailable";
@@ -382,7 +382,7 @@ TEST_CASE("exec plugin failures are clear and carry the installHint", "[kube][cr
     ec.command = "kubemigrate-no-such-plugin";
     auto c = kube::ExecCredentialProvider(ec, {}, &clock).Get();
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().code() == kube::Code::kUnauthenticated);
+    CHECK(c.status().code() == base::Code::kUnauthenticated);
     CHECK_THAT(c.status().message(), Catch::Contains("\"kubemigrate-no-such-plugin\" not found"));
     CHECK_THAT(c.status().message(), Catch::Contains("apt-get install the-plugin"));
   }
@@ -449,9 +449,9 @@ TEST_CASE("RFC 3339 timestamps parse and format", "[kube][clock]") {
   };
   for (const auto& c : cases) {
     INFO(c.in);
-    auto t = kube::ParseRfc3339(c.in);
+    auto t = base::ParseRfc3339(c.in);
     REQUIRE(t.has_value() == c.ok);
     if (c.ok) CHECK(duration_cast<seconds>(t->time_since_epoch()).count() == c.unix_seconds);
   }
-  CHECK(kube::FormatRfc3339(system_clock::from_time_t(1893459600)) == "2030-01-01T01:00:00Z");
+  CHECK(base::FormatRfc3339(system_clock::from_time_t(1893459600)) == "2030-01-01T01:00:00Z");
 }

@@ -232,7 +232,7 @@ TEST_CASE("informer lists in pages, watches, and relists after 410 with an exact
   api.Put("b", "web");
   api.Put("c", "db");
 
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RestConfig rc;
   rc.server = api.url();
   rc.qps = 0;

@@ -118,7 +118,7 @@ class TlsServer {
   kube::testing::ServerThread thread_;
 };
 
-kube::StatusOr<kube::HttpResponse> Get(const kube::RestConfig& rc, kube::testing::FakeClock& clock) {
+base::StatusOr<kube::HttpResponse> Get(const kube::RestConfig& rc, base::testing::FakeClock& clock) {
   auto t = kube::Transport::Create(rc, &clock);
   REQUIRE(t.ok());
   kube::HttpRequest req;
@@ -139,16 +139,16 @@ std::string StreamBody(kube::Transport& t, const std::string& path) {
   kube::HttpRequest req;
   req.path = path;
   std::string body;
-  std::promise<kube::Status> done;
+  std::promise<base::Status> done;
   auto stream = t.OpenStream(
       req,
       [&](std::string_view chunk) {
         body.append(chunk);
         return true;
       },
-      [&](const kube::Status& s) { done.set_value(s); });
+      [&](const base::Status& s) { done.set_value(s); });
   if (!stream.ok()) return "error: " + stream.status().ToString();
-  kube::Status s = done.get_future().get();
+  base::Status s = done.get_future().get();
   return s.ok() ? body : "error: " + s.ToString();
 }
 
@@ -232,7 +232,7 @@ TEST_CASE("TLS: the server is verified against the CA and the expected name",
   MakeCert(other_ca, "other-ca", nullptr, nullptr, true);
   MakeCert(ip_server, "ip-server", &ca, "IP:127.0.0.1", false);
   MakeCert(dns_server, "dns-server", &ca, "DNS:api.internal", false);
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
 
   SECTION("a certificate for the IP verifies") {
     TlsServer srv(ip_server);
@@ -251,7 +251,7 @@ TEST_CASE("TLS: the server is verified against the CA and the expected name",
     rc.ca_pem = ca.CertPem();
     auto bad = Get(rc, clock);
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.status().code() == kube::Code::kUnavailable);
+    CHECK(bad.status().code() == base::Code::kUnavailable);
     CHECK_THAT(bad.status().message(), Catch::Contains("certificate verification"));
     CHECK(clock.Sleeps().empty());  // verification failures are not retried
     rc.tls_server_name = "api.internal";
@@ -282,7 +282,7 @@ TEST_CASE("TLS: a client certificate from PEM in memory is presented", "[kube][t
   REQUIRE(client_cas.ok());
   // The server takes the store; it requires and verifies client certificates.
   TlsServer srv(server, client_cas->release());
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RestConfig rc;
   rc.server = srv.url();
   rc.ca_pem = ca.CertPem();
@@ -300,7 +300,7 @@ TEST_CASE("TLS: concurrent connections of one Transport share its CA store and c
   Pki pki;
   KeyPair client = pki.Client("admin");
   TlsServer srv(pki.server, pki.ClientCas());
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RestConfig rc;
   rc.server = srv.url();
   rc.ca_pem = pki.ca.CertPem();
@@ -354,7 +354,7 @@ TEST_CASE("TLS: an exec plugin's client certificate replaces the kubeconfig's, a
   CertExecPlugin plugin;
   plugin.SetCredential(1, exec1, "2030-01-01T00:10:00Z");
   plugin.SetCredential(2, exec2);
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   // 2030-01-01T00:00:00Z: exec-1 expires ten minutes later.
   clock.SetWall(std::chrono::system_clock::time_point(std::chrono::seconds(1893456000)));
   kube::RestConfig rc;
@@ -393,7 +393,7 @@ TEST_CASE("TLS: after a 401 the exec plugin's new client certificate is presente
   CertExecPlugin plugin;
   plugin.SetCredential(1, exec1);  // no expiry: cached until rejected
   plugin.SetCredential(2, exec2);
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RestConfig rc;
   rc.server = srv.url();
   rc.ca_pem = pki.ca.CertPem();
@@ -436,7 +436,7 @@ TEST_CASE("PEM helpers round-trip certificates and keys and reject what is not P
 
   auto none = kube::CertsFromPem("not a certificate", "the bundle");
   REQUIRE_FALSE(none.ok());
-  CHECK(none.status().code() == kube::Code::kInvalidArgument);
+  CHECK(none.status().code() == base::Code::kInvalidArgument);
   CHECK(none.status().message() == "the bundle contains no PEM certificate");
   CHECK_FALSE(kube::CertStoreFromPem("", "the CA").ok());
   CHECK_FALSE(kube::CertFromPem("garbage"));
@@ -580,7 +580,7 @@ TEST_CASE("a client key that does not match the client certificate is refused at
     auto t = kube::Transport::Create(rc);
     CHECK_FALSE(t.ok());
     if (t.ok()) continue;
-    CHECK(t.status().code() == kube::Code::kInvalidArgument);
+    CHECK(t.status().code() == base::Code::kInvalidArgument);
     CHECK_THAT(t.status().message(),
                Catch::Contains("the client key does not match the client certificate"));
     CHECK(kube::OpenSslError() == "unknown OpenSSL error");  // the reason was taken off the queue

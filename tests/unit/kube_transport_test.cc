@@ -30,7 +30,7 @@ kube::RestConfig PlainConfig(const std::string& url) {
   return rc;
 }
 
-std::unique_ptr<kube::Transport> MakeTransport(const kube::RestConfig& rc, kube::Clock* clock,
+std::unique_ptr<kube::Transport> MakeTransport(const kube::RestConfig& rc, base::Clock* clock,
                                                kube::RetryPolicy retry = {}) {
   auto t = kube::Transport::Create(rc, clock, retry);
   REQUIRE(t.ok());
@@ -53,7 +53,7 @@ TEST_CASE("HTTP errors become Status codes with the API's reason and Retry-After
     int http;
     std::string body;
     std::string retry_after_header;
-    kube::Code want;
+    base::Code want;
     std::string want_reason;
     int want_retry_after;
     std::string want_message;
@@ -65,28 +65,28 @@ TEST_CASE("HTTP errors become Status codes with the API's reason and Retry-After
            (details.empty() ? "" : ",\"details\":" + details) + "}";
   };
   std::vector<Case> cases = {
-      {400, status_body(400, "BadRequest", "bad body"), "", kube::Code::kInvalidArgument,
+      {400, status_body(400, "BadRequest", "bad body"), "", base::Code::kInvalidArgument,
        "BadRequest", 0, "bad body"},
-      {401, status_body(401, "Unauthorized", "Unauthorized"), "", kube::Code::kUnauthenticated,
+      {401, status_body(401, "Unauthorized", "Unauthorized"), "", base::Code::kUnauthenticated,
        "Unauthorized", 0, "Unauthorized"},
-      {403, status_body(403, "Forbidden", "no"), "", kube::Code::kPermissionDenied, "Forbidden", 0,
+      {403, status_body(403, "Forbidden", "no"), "", base::Code::kPermissionDenied, "Forbidden", 0,
        "no"},
       {404, status_body(404, "NotFound", "configmaps \\\"x\\\" not found"), "",
-       kube::Code::kNotFound, "NotFound", 0, "configmaps \"x\" not found"},
-      {409, status_body(409, "AlreadyExists", "exists"), "", kube::Code::kAlreadyExists,
+       base::Code::kNotFound, "NotFound", 0, "configmaps \"x\" not found"},
+      {409, status_body(409, "AlreadyExists", "exists"), "", base::Code::kAlreadyExists,
        "AlreadyExists", 0, "exists"},
-      {409, status_body(409, "Conflict", "stale"), "", kube::Code::kAborted, "Conflict", 0,
+      {409, status_body(409, "Conflict", "stale"), "", base::Code::kAborted, "Conflict", 0,
        "stale"},
-      {410, status_body(410, "Expired", "too old"), "", kube::Code::kOutOfRange, "Expired", 0,
+      {410, status_body(410, "Expired", "too old"), "", base::Code::kOutOfRange, "Expired", 0,
        "too old"},
       {422, status_body(422, "Invalid", "bad spec", "{\"causes\":[{\"field\":\"spec\"}]}"), "",
-       kube::Code::kInvalidArgument, "Invalid", 0, "bad spec"},
+       base::Code::kInvalidArgument, "Invalid", 0, "bad spec"},
       {429, status_body(429, "TooManyRequests", "slow down", "{\"retryAfterSeconds\":7}"), "",
-       kube::Code::kUnavailable, "TooManyRequests", 7, "slow down"},
-      {429, status_body(429, "TooManyRequests", "slow down"), "4", kube::Code::kUnavailable,
+       base::Code::kUnavailable, "TooManyRequests", 7, "slow down"},
+      {429, status_body(429, "TooManyRequests", "slow down"), "4", base::Code::kUnavailable,
        "TooManyRequests", 4, "slow down"},
-      {500, "plain text failure", "", kube::Code::kUnavailable, "", 0, "plain text failure"},
-      {504, status_body(504, "Timeout", "took too long"), "", kube::Code::kDeadlineExceeded,
+      {500, "plain text failure", "", base::Code::kUnavailable, "", 0, "plain text failure"},
+      {504, status_body(504, "Timeout", "took too long"), "", base::Code::kDeadlineExceeded,
        "Timeout", 0, "took too long"},
   };
   LocalServer srv;
@@ -97,7 +97,7 @@ TEST_CASE("HTTP errors become Status codes with the API's reason and Retry-After
     if (!c.retry_after_header.empty()) res.set_header("Retry-After", c.retry_after_header);
     res.set_content(c.body, "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RetryPolicy no_retry;
   no_retry.max_attempts = 1;
   auto t = MakeTransport(PlainConfig(srv.url()), &clock, no_retry);
@@ -133,7 +133,7 @@ TEST_CASE("GET is retried on 429 and 503 with Retry-After and backoff", "[kube][
       res.set_content("{\"ok\":true}", "application/json");
     }
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto t = MakeTransport(PlainConfig(srv.url()), &clock);
   auto r = t->Do(Req("GET", "/flaky"));
   REQUIRE(r.ok());
@@ -158,7 +158,7 @@ TEST_CASE("GET gives up after max_attempts with exponential backoff", "[kube][tr
                     "\"message\":\"etcd down\"}",
                     "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RetryPolicy p;
   p.max_attempts = 5;
   p.initial_backoff = 100ms;
@@ -167,7 +167,7 @@ TEST_CASE("GET gives up after max_attempts with exponential backoff", "[kube][tr
   auto t = MakeTransport(PlainConfig(srv.url()), &clock, p);
   auto r = t->Do(Req("GET", "/down"));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code() == kube::Code::kUnavailable);
+  CHECK(r.status().code() == base::Code::kUnavailable);
   CHECK(r.status().message() == "etcd down");
   CHECK(attempts == 5);
   auto sleeps = clock.Sleeps();
@@ -193,7 +193,7 @@ TEST_CASE("mutations are retried on 429 but not on 5xx", "[kube][transport]") {
     res.status = 500;
     res.set_content("boom", "text/plain");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto t = MakeTransport(PlainConfig(srv.url()), &clock);
   auto p = t->Do(Req("POST", "/p"));
   REQUIRE(p.ok());
@@ -201,7 +201,7 @@ TEST_CASE("mutations are retried on 429 but not on 5xx", "[kube][transport]") {
   CHECK(posts == 2);
   auto u = t->Do(Req("PUT", "/u"));
   REQUIRE_FALSE(u.ok());
-  CHECK(u.status().code() == kube::Code::kUnavailable);
+  CHECK(u.status().code() == base::Code::kUnavailable);
   CHECK(puts == 1);
   CHECK(clock.Sleeps() == std::vector<std::chrono::nanoseconds>{1s});
 }
@@ -213,7 +213,7 @@ TEST_CASE("a refused connection is retried for every verb and ends Unavailable",
     LocalServer srv;  // take a free port, then close it
     port = std::stoi(srv.url().substr(srv.url().rfind(':') + 1));
   }
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RetryPolicy p;
   p.max_attempts = 3;
   p.jitter = 0;
@@ -223,14 +223,14 @@ TEST_CASE("a refused connection is retried for every verb and ends Unavailable",
     clock.ClearSleeps();
     auto r = t->Do(Req(method, "/x"));
     REQUIRE_FALSE(r.ok());
-    CHECK(r.status().code() == kube::Code::kUnavailable);
+    CHECK(r.status().code() == base::Code::kUnavailable);
     CHECK(r.status().http_code() == 0);
     CHECK(clock.Sleeps() == std::vector<std::chrono::nanoseconds>{200ms, 400ms});
   }
 }
 
 TEST_CASE("the token bucket allows a burst, then paces at qps", "[kube][transport]") {
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   kube::RateLimiter limiter(10, 3, &clock);
   for (int i = 0; i < 3; ++i) CHECK(limiter.Wait() == 0ns);
   CHECK(limiter.Wait() == 100ms);
@@ -249,7 +249,7 @@ TEST_CASE("the transport's requests pass through the rate limiter", "[kube][tran
   srv.server().Get("/x", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{}", "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto rc = PlainConfig(srv.url());
   rc.qps = 2;
   rc.burst = 1;
@@ -266,7 +266,7 @@ TEST_CASE("Warning headers are surfaced to the result and the handler", "[kube][
     res.status = 201;
     res.set_content("{}", "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto t = MakeTransport(PlainConfig(srv.url()), &clock);
   std::vector<std::string> seen;
   t->SetWarningHandler([&](const std::string& w) { seen.push_back(w); });
@@ -290,7 +290,7 @@ TEST_CASE("query values are percent-encoded and tokens sent as bearer auth", "[k
     seen_agent = req.get_header_value("User-Agent");
     res.set_content("{}", "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto rc = PlainConfig(srv.url());
   rc.bearer_token = "static-token";
   auto t = MakeTransport(rc, &clock);
@@ -323,7 +323,7 @@ TEST_CASE("a 401 makes the exec plugin run again once", "[kube][transport]") {
     }
     res.set_content("{}", "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto rc = PlainConfig(srv.url());
   rc.exec = kube::ExecConfig{};
   rc.exec->api_version = "client.authentication.k8s.io/v1";
@@ -349,7 +349,7 @@ TEST_CASE("invalid configurations are rejected at Create with every problem list
   rc.client_key_pem = "nope";
   auto t = kube::Transport::Create(rc);
   REQUIRE_FALSE(t.ok());
-  CHECK(t.status().code() == kube::Code::kInvalidArgument);
+  CHECK(t.status().code() == base::Code::kInvalidArgument);
   CHECK_THAT(t.status().message(), Catch::Contains("https://"));
   CHECK_THAT(t.status().message(), Catch::Contains("CA data"));
   CHECK_THAT(t.status().message(), Catch::Contains("client certificate"));

@@ -21,7 +21,7 @@ namespace {
 
 using kube::testing::LocalServer;
 
-std::unique_ptr<kube::Client> MakeClient(const std::string& url, kube::Clock* clock) {
+std::unique_ptr<kube::Client> MakeClient(const std::string& url, base::Clock* clock) {
   kube::RestConfig rc;
   rc.server = url;
   rc.qps = 0;
@@ -52,25 +52,25 @@ TEST_CASE("watch event lines parse into typed events", "[kube][watch]") {
     bool ok;
     T type;
     std::string name_or_rv;
-    kube::Code error_code;
+    base::Code error_code;
   };
   std::vector<Case> cases = {
-      {Cm("ADDED", "a", 5), true, T::kAdded, "a", kube::Code::kOk},
-      {Cm("MODIFIED", "b", 6), true, T::kModified, "b", kube::Code::kOk},
-      {Cm("DELETED", "c", 7), true, T::kDeleted, "c", kube::Code::kOk},
+      {Cm("ADDED", "a", 5), true, T::kAdded, "a", base::Code::kOk},
+      {Cm("MODIFIED", "b", 6), true, T::kModified, "b", base::Code::kOk},
+      {Cm("DELETED", "c", 7), true, T::kDeleted, "c", base::Code::kOk},
       {"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":"
        "{\"resourceVersion\":\"99\"}}}",
-       true, T::kBookmark, "99", kube::Code::kOk},
-      {kExpired, true, T::kError, "", kube::Code::kOutOfRange},
+       true, T::kBookmark, "99", base::Code::kOk},
+      {kExpired, true, T::kError, "", base::Code::kOutOfRange},
       {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"message\":\"x\"}}",
-       true, T::kError, "", kube::Code::kUnavailable},
-      {"{\"type\":\"ADDED\"}", false, T::kAdded, "", kube::Code::kInvalidArgument},
-      {"{\"type\":\"EXPLODED\",\"object\":{}}", false, T::kAdded, "", kube::Code::kInvalidArgument},
-      {"{\"type\":5,\"object\":{}}", false, T::kAdded, "", kube::Code::kInvalidArgument},
-      {"[1,2]", false, T::kAdded, "", kube::Code::kInvalidArgument},
+       true, T::kError, "", base::Code::kUnavailable},
+      {"{\"type\":\"ADDED\"}", false, T::kAdded, "", base::Code::kInvalidArgument},
+      {"{\"type\":\"EXPLODED\",\"object\":{}}", false, T::kAdded, "", base::Code::kInvalidArgument},
+      {"{\"type\":5,\"object\":{}}", false, T::kAdded, "", base::Code::kInvalidArgument},
+      {"[1,2]", false, T::kAdded, "", base::Code::kInvalidArgument},
       {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":7}}}", false, T::kAdded, "",
-       kube::Code::kInvalidArgument},
-      {"not json", false, T::kAdded, "", kube::Code::kInvalidArgument},
+       base::Code::kInvalidArgument},
+      {"not json", false, T::kAdded, "", base::Code::kInvalidArgument},
   };
   for (const auto& c : cases) {
     INFO(c.line);
@@ -120,7 +120,7 @@ TEST_CASE("a watch stream split across chunks yields events in order, then ends"
                                        return true;
                                      });
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto client = MakeClient(srv.url(), &clock);
   kube::WatchOptions wo;
   wo.resource_version = "4";
@@ -131,10 +131,10 @@ TEST_CASE("a watch stream split across chunks yields events in order, then ends"
   while (true) {
     auto ev = (*w)->Next();
     if (!ev.ok()) {
-      CHECK(ev.status().code() == kube::Code::kDeadlineExceeded);
+      CHECK(ev.status().code() == base::Code::kDeadlineExceeded);
       break;
     }
-    got.emplace_back(ev->type, ev->type == T::kError ? kube::CodeName(ev->status.code())
+    got.emplace_back(ev->type, ev->type == T::kError ? base::CodeName(ev->status.code())
                                                      : ev->object.resource_version);
   }
   std::vector<std::pair<T, std::string>> want = {
@@ -155,11 +155,11 @@ TEST_CASE("HTTP 410 when a watch starts is OutOfRange and not retried", "[kube][
                     "\"too old\"}",
                     "application/json");
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto client = MakeClient(srv.url(), &clock);
   auto w = client->Watch(kConfigMaps, "");
   REQUIRE_FALSE(w.ok());
-  CHECK(w.status().code() == kube::Code::kOutOfRange);
+  CHECK(w.status().code() == base::Code::kOutOfRange);
   CHECK(w.status().message() == "too old");
   CHECK(calls == 1);
   CHECK(clock.Sleeps().empty());
@@ -181,7 +181,7 @@ TEST_CASE("watch establishment is retried on 503", "[kube][watch]") {
       return true;
     });
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto client = MakeClient(srv.url(), &clock);
   auto w = client->Watch(kConfigMaps, "");
   REQUIRE(w.ok());
@@ -215,7 +215,7 @@ TEST_CASE("Stop() from another thread unblocks Next() on an idle stream", "[kube
       return true;
     });
   });
-  kube::testing::FakeClock clock;
+  base::testing::FakeClock clock;
   auto client = MakeClient(srv.url(), &clock);
   auto w = client->Watch(kConfigMaps, "");
   REQUIRE(w.ok());
@@ -226,7 +226,7 @@ TEST_CASE("Stop() from another thread unblocks Next() on an idle stream", "[kube
   auto next = (*w)->Next();
   stopper.join();
   REQUIRE_FALSE(next.ok());
-  CHECK(next.status().code() == kube::Code::kAborted);
+  CHECK(next.status().code() == base::Code::kAborted);
   w->reset();
   {
     std::lock_guard<std::mutex> l(mu);

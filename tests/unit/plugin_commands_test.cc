@@ -11,14 +11,14 @@ using plugin::testing::Run;
 }  // namespace
 
 TEST_CASE("errors print as kubectl prints them", "[plugin]") {
-  kube::Status denied = kube::InvalidArgument("admission webhook \"x\" denied the request: no");
+  base::Status denied = base::InvalidArgument("admission webhook \"x\" denied the request: no");
   denied.WithHttp(422, "Invalid");
   CHECK(plugin::FormatError(denied) ==
         "Error from server (Invalid): admission webhook \"x\" denied the request: no");
-  kube::Status limited = kube::Unavailable("too many migrations");
+  base::Status limited = base::Unavailable("too many migrations");
   limited.WithHttp(429, "");
   CHECK(plugin::FormatError(limited) == "Error from server: too many migrations");
-  CHECK(plugin::FormatError(kube::NotFound("no kubeconfig")) == "error: no kubeconfig");
+  CHECK(plugin::FormatError(base::NotFound("no kubeconfig")) == "error: no kubeconfig");
 }
 
 TEST_CASE("exit codes: usage errors are 2 and touch no cluster", "[plugin]") {

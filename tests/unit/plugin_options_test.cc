@@ -142,7 +142,7 @@ TEST_CASE("bad command lines are usage errors naming the problem", "[plugin]") {
     INFO(c.args);
     auto o = ParseArgs(Split(c.args));
     REQUIRE_FALSE(o.ok());
-    CHECK(o.status().code() == kube::Code::kInvalidArgument);
+    CHECK(o.status().code() == base::Code::kInvalidArgument);
     CHECK_THAT(o.status().message(), Catch::Contains(c.message_part));
   }
 }
@@ -171,7 +171,7 @@ TEST_CASE("validation rejects bad values and flags that do not fit the command",
     INFO(c.args);
     auto o = ParseArgs(Split(c.args));
     REQUIRE(o.ok());
-    kube::Status s = plugin::Validate(*o);
+    base::Status s = plugin::Validate(*o);
     if (c.message_part == nullptr) {
       CHECK(s.ok());
     } else {
@@ -184,7 +184,7 @@ TEST_CASE("validation rejects bad values and flags that do not fit the command",
 TEST_CASE("validation lists every problem at once", "[plugin]") {
   auto o = ParseArgs(Split("status Bad_Name --to n -A"));
   REQUIRE(o.ok());
-  kube::Status s = plugin::Validate(*o);
+  base::Status s = plugin::Validate(*o);
   CHECK_THAT(s.message(), Catch::Contains("invalid VMI name"));
   CHECK_THAT(s.message(), Catch::Contains("--to applies only"));
   CHECK_THAT(s.message(), Catch::Contains("-A/--all-namespaces"));

@@ -166,7 +166,7 @@ TEST_CASE("undecodable AdmissionReviews are 400 errors naming the problem") {
     INFO(c.name);
     auto r = DecodeAdmissionReview(c.body);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.status().code() == kube::Code::kInvalidArgument);
+    CHECK(r.status().code() == base::Code::kInvalidArgument);
     CHECK(r.status().http_code() == 400);
     CHECK_THAT(r.status().message(), Catch::Contains(c.want));
   }

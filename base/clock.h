@@ -1,4 +1,4 @@
-// Clock: the time source of the kube library, injected so that retries,
+// Clock: the time source of every program, injected so that retries,
 // backoff, rate limiting and credential expiry are tested without waiting.
 //
 // Thread safety: implementations must be safe to call from any thread.
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace kube {
+namespace base {
 
 class Clock {
  public:
@@ -32,4 +32,4 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
 // "2026-11-25T19:18:00Z" (whole seconds, UTC), the form of metav1.Time.
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
-}  // namespace kube
+}  // namespace base

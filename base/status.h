@@ -3,7 +3,8 @@
 // A Status carries a canonical code (what callers branch on), a message for
 // people, and, when the error came from (or goes to) the Kubernetes API, the
 // API's own fields: HTTP code, `reason` (e.g. "Conflict", "Expired") and the
-// `details` object as raw JSON. Retry decisions use code(), never message text.
+// `details` object as raw JSON (kube/api_status.h maps HTTP answers).
+// Retry decisions use code(), never message text.
 //
 // Thread safety: values; safe to copy between threads.
 #pragma once
@@ -14,7 +15,7 @@
 #include <utility>
 #include <variant>
 
-namespace kube {
+namespace base {
 
 enum class Code {
   kOk = 0,
@@ -91,14 +92,6 @@ inline Status PermissionDenied(std::string m) { return Status(Code::kPermissionD
 inline Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
 inline Status Unsupported(std::string m) { return Status(Code::kUnsupported, std::move(m)); }
 
-// The canonical code for an HTTP status and the API's `reason` (reason
-// distinguishes 409 AlreadyExists from 409 Conflict).
-Code CodeForHttp(int http_code, const std::string& reason);
-
-// Builds a Status from an HTTP response: parses a `kind: Status` body when
-// present (message, reason, details), otherwise uses the body text.
-Status StatusFromHttp(int http_code, const std::string& body);
-
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
@@ -124,4 +117,4 @@ class [[nodiscard]] StatusOr {
   std::variant<T, Status> v_;
 };
 
-}  // namespace kube
+}  // namespace base

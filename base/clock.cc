@@ -1,10 +1,10 @@
-#include "kube/clock.h"
+#include "base/clock.h"
 
 #include <cstdio>
 #include <ctime>
 #include <thread>
 
-namespace kube {
+namespace base {
 namespace {
 
 class RealClockImpl final : public Clock {
@@ -97,4 +97,4 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-}  // namespace kube
+}  // namespace base
