@@ -7,7 +7,8 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config
   # libraries
-  libcpp-httplib-dev libssl-dev rapidjson-dev libyaml-cpp-dev catch2
+  libcpp-httplib-dev libssl-dev rapidjson-dev libyaml-cpp-dev catch2 libvirt-dev
+  libspdlog-dev libcli11-dev
   # tools the tests and scripts use
   openssl ca-certificates curl procps python3
   # webhook tests (jq, YAML → JSON) and bench/webhook.sh (nginx baseline, load generator)
