@@ -211,7 +211,11 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
   if (name_ok) {
     vmi = in.vmi;
     if (vmi == nullptr && in.vmi_lookup) vmi = in.vmi_lookup(ns, m.spec.vmi_name);
-    if (vmi == nullptr) {
+    if (vmi == nullptr && !in.vmi_unreadable.empty()) {
+      causes.push_back({std::string(kCauseVMIUnreadable),
+                        "VMI " + vmi_key + " exists but cannot be read: " + in.vmi_unreadable,
+                        "spec.vmiName"});
+    } else if (vmi == nullptr) {
       causes.push_back(
           {std::string(kCauseVMINotFound), "VMI " + vmi_key + " does not exist", "spec.vmiName"});
     } else if (vmi->IsFinal()) {

@@ -8,7 +8,7 @@
 //   400 BadRequest       the object could not be decoded (MalformedObject)
 //   422 Invalid          the spec is invalid or an immutable field changed
 //                        (InvalidSpec, SpecImmutable, SelectorLabelImmutable)
-//   403 Forbidden        policy refusals (FeatureGateDisabled, VMINotFound,
+//   403 Forbidden        policy refusals (FeatureGateDisabled, VMINotFound, VMIUnreadable,
 //                        VMINotRunning, VMIFinal, NotLiveMigratable,
 //                        MigrationInFlight)
 //   429 TooManyRequests  limits only (ClusterLimitReached, NodeLimitReached);
@@ -37,6 +37,8 @@ inline constexpr std::string_view kCauseMalformedObject = "MalformedObject";
 inline constexpr std::string_view kCauseInvalidSpec = "InvalidSpec";
 inline constexpr std::string_view kCauseFeatureGateDisabled = "FeatureGateDisabled";
 inline constexpr std::string_view kCauseVMINotFound = "VMINotFound";
+// The VMI exists but its stored object cannot be read (the webhook's cache says why).
+inline constexpr std::string_view kCauseVMIUnreadable = "VMIUnreadable";
 inline constexpr std::string_view kCauseVMINotRunning = "VMINotRunning";
 inline constexpr std::string_view kCauseVMIFinal = "VMIFinal";
 inline constexpr std::string_view kCauseNotLiveMigratable = "NotLiveMigratable";
@@ -94,6 +96,9 @@ struct AdmissionInput {
   // The VMI named by object->spec.vmiName, or null when it does not exist. If
   // null and vmi_lookup is set, DecideMigration looks the VMI up itself.
   const VMI* vmi = nullptr;
+  // When the VMI exists but could not be parsed (vmi is then null): why. The
+  // denial then says so instead of "does not exist".
+  std::string vmi_unreadable;
   // Every VMIM in the cluster (from the cache); null entries are skipped. The
   // VMIM under admission is excluded by uid and by namespace/name.
   std::vector<const VMIM*> vmims;

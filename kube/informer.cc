@@ -1,8 +1,9 @@
 #include "kube/informer.h"
 
-#include <cstdio>
 #include <exception>
 #include <random>
+
+#include "base/log.h"
 
 namespace kube {
 
@@ -137,10 +138,10 @@ void Informer::Start() {
     try {
       Run();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "informer %s: stopped by exception: %s\n", ref_.resource.c_str(),
-                   e.what());
+      base::log::Error("informer stopped by an exception",
+                       {{"resource", ref_.resource}, {"error", e.what()}});
     } catch (...) {
-      std::fprintf(stderr, "informer %s: stopped by unknown exception\n", ref_.resource.c_str());
+      base::log::Error("informer stopped by an unknown exception", {{"resource", ref_.resource}});
     }
   });
 }
@@ -175,7 +176,7 @@ void Informer::FireAdd(const ObjectPtr& o) {
     try {
       h.on_add(o);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "informer %s: add handler threw: %s\n", ref_.resource.c_str(), e.what());
+      base::log::Error("informer add handler threw", {{"resource", ref_.resource}, {"error", e.what()}});
     }
   }
 }
@@ -186,8 +187,7 @@ void Informer::FireUpdate(const ObjectPtr& a, const ObjectPtr& b) {
     try {
       h.on_update(a, b);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "informer %s: update handler threw: %s\n", ref_.resource.c_str(),
-                   e.what());
+      base::log::Error("informer update handler threw", {{"resource", ref_.resource}, {"error", e.what()}});
     }
   }
 }
@@ -198,8 +198,7 @@ void Informer::FireDelete(const ObjectPtr& o) {
     try {
       h.on_delete(o);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "informer %s: delete handler threw: %s\n", ref_.resource.c_str(),
-                   e.what());
+      base::log::Error("informer delete handler threw", {{"resource", ref_.resource}, {"error", e.what()}});
     }
   }
 }
@@ -355,8 +354,7 @@ void Informer::Run() {
       base::Status s = ListAndReplace();
       if (stopped_) break;
       if (!s.ok()) {
-        std::fprintf(stderr, "informer %s: list failed: %s\n", ref_.resource.c_str(),
-                     s.ToString().c_str());
+        base::log::Warning("informer list failed; retrying", {{"resource", ref_.resource}, {"error", s}});
         SleepBackoff(backoff);
         continue;
       }
@@ -382,8 +380,7 @@ void Informer::Run() {
         }
         break;
       default:
-        std::fprintf(stderr, "informer %s: watch failed: %s\n", ref_.resource.c_str(),
-                     end.ToString().c_str());
+        base::log::Warning("informer watch failed; retrying", {{"resource", ref_.resource}, {"error", end}});
         SleepBackoff(backoff);
         break;
     }

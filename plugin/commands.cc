@@ -13,8 +13,9 @@
 #include <thread>
 
 #include "api/types.h"
-#include "kube/client.h"
 #include "base/clock.h"
+#include "base/flags.h"
+#include "kube/client.h"
 #include "kube/config.h"
 #include "kube/object.h"
 #include "plugin/progress.h"
@@ -764,7 +765,7 @@ int RunPlugin(const std::vector<std::string>& args, const Io& io, Interrupter& i
   }
   auto options = ParseArgs(args);
   if (!options.ok()) {
-    io.err << "error: " << options.status().message() << "\n"
+    io.err << base::PrefixLines("error: ", options.status().message())
            << "See 'kubectl migrate --help' for usage.\n";
     return kExitUsage;
   }

@@ -4,17 +4,12 @@
 #include <cctype>
 #include <cmath>
 
+#include "base/flags.h"
+
 namespace plugin {
 namespace {
 
 bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-base::StatusOr<bool> ParseBool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  return base::InvalidArgument("invalid argument \"" + v + "\" for \"" + flag +
-                               "\": must be true or false");
-}
 
 }  // namespace
 
@@ -84,116 +79,72 @@ base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 
 base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
-  // Help wins over every other problem on the line, as in kubectl.
-  for (const auto& a : args) {
-    if (a == "--") break;
-    if (a == "-h" || a == "--help") {
-      o.command = Command::kHelp;
-      return o;
-    }
-  }
-  std::vector<std::string> positional;
-  // Words after "--" are names, never subcommands ("kubectl migrate -- list").
-  size_t before_dashdash = args.size();
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (arg == "--") {
-      before_dashdash = positional.size();
-      positional.insert(positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      positional.push_back(arg);
-      continue;
-    }
-    // Split "--flag=value" and the short forms "-nNS"/"-ojson".
-    std::string name = arg, value;
-    bool has_value = false;
-    if (arg.rfind("--", 0) == 0) {
-      size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        name = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-        has_value = true;
-      }
-    } else if (arg.size() > 2) {
-      name = arg.substr(0, 2);
-      value = arg.substr(arg[2] == '=' ? 3 : 2);
-      has_value = true;
-    }
-    auto take = [&]() -> base::StatusOr<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) {
-        return base::InvalidArgument("flag needs an argument: " + name);
-      }
-      return args[++i];
-    };
-    auto flag_bool = [&](bool* out) -> base::Status {
-      if (!has_value) {
-        *out = true;
-        return base::Status::Ok();
-      }
-      auto b = ParseBool(name, value);
-      if (!b.ok()) return b.status();
-      *out = *b;
+  base::FlagSet fs;
+  // kubectl's connection flags, and ours; one table with base::FlagSet.
+  fs.String("kubeconfig", &o.kubeconfig, "FILE", "kubeconfig file");
+  fs.String("context", &o.context, "NAME", "kubeconfig context");
+  fs.String("namespace", &o.namespace_, "NS", "namespace", 'n');
+  fs.String("to", &o.to_node, "NODE", "target node");
+  for (const char* name : {"kubeconfig", "context", "namespace", "to"}) fs.NonEmpty(name);
+  auto duration = [](std::optional<std::chrono::milliseconds>* out) {
+    return [out](const std::string& v) -> base::Status {
+      auto d = ParseDuration(v);
+      if (!d.ok()) return d.status();
+      *out = *d;
       return base::Status::Ok();
     };
-    base::Status st;
-    if (name == "--kubeconfig" || name == "--context" || name == "-n" || name == "--namespace" ||
-        name == "--to") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      if (v->empty()) return base::InvalidArgument("flag " + name + " must not be empty");
-      if (name == "--kubeconfig") o.kubeconfig = *v;
-      if (name == "--context") o.context = *v;
-      if (name == "-n" || name == "--namespace") o.namespace_ = *v;
-      if (name == "--to") o.to_node = *v;
-    } else if (name == "--request-timeout" || name == "--timeout") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      auto d = ParseDuration(*v);
-      if (!d.ok()) return base::InvalidArgument(name + ": " + d.status().message());
-      (name == "--timeout" ? o.timeout : o.request_timeout) = *d;
-    } else if (name == "-o" || name == "--output") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      if (*v == "name") {
-        o.output = OutputFormat::kName;
-      } else if (*v == "json") {
-        o.output = OutputFormat::kJson;
-      } else if (*v == "yaml") {
-        o.output = OutputFormat::kYaml;
-      } else {
-        return base::InvalidArgument("unable to match a printer suitable for the output format \"" +
-                                     *v + "\", allowed formats are: json,name,yaml");
-      }
-    } else if (name == "--dry-run") {
-      // kubectl requires the value; a bare --dry-run is its deprecated "client".
-      std::string v = has_value ? value : "client";
-      if (v == "server") {
-        o.dry_run = DryRun::kServer;
-      } else if (v == "client") {
-        o.dry_run = DryRun::kClient;
-      } else if (v == "none") {
-        o.dry_run = DryRun::kNone;
-      } else {
-        return base::InvalidArgument("invalid dry-run value (" + v +
-                                     "). Must be \"none\", \"server\", or \"client\".");
-      }
-    } else if (name == "--wait") {
-      st = flag_bool(&o.wait);
-    } else if (name == "--retry-on-limit") {
-      st = flag_bool(&o.retry_on_limit);
-    } else if (name == "--cancel-on-interrupt") {
-      st = flag_bool(&o.cancel_on_interrupt);
-    } else if (name == "-A" || name == "--all-namespaces") {
-      if (name == "-A" && has_value) return base::InvalidArgument("unknown shorthand flag: " + arg);
-      st = flag_bool(&o.all_namespaces);
-    } else {
-      return base::InvalidArgument("unknown flag: " + name);
-    }
-    if (!st.ok()) return st;
+  };
+  fs.Custom("request-timeout", duration(&o.request_timeout), "D", "limit for each API request");
+  fs.Custom("timeout", duration(&o.timeout), "D", "stop waiting after D");
+  fs.Custom(
+      "output",
+      [&o](const std::string& v) -> base::Status {
+        if (v == "name") {
+          o.output = OutputFormat::kName;
+        } else if (v == "json") {
+          o.output = OutputFormat::kJson;
+        } else if (v == "yaml") {
+          o.output = OutputFormat::kYaml;
+        } else {
+          return base::InvalidArgument("unable to match a printer suitable for the output format \"" +
+                                       v + "\", allowed formats are: json,name,yaml");
+        }
+        return base::Status::Ok();
+      },
+      "FORMAT", "output format", "", 'o');
+  fs.Custom(
+      "dry-run",
+      [&o](const std::string& v) -> base::Status {
+        if (v == "server") {
+          o.dry_run = DryRun::kServer;
+        } else if (v == "client") {
+          o.dry_run = DryRun::kClient;
+        } else if (v == "none") {
+          o.dry_run = DryRun::kNone;
+        } else {
+          return base::InvalidArgument("invalid dry-run value (" + v +
+                                       "). Must be \"none\", \"server\", or \"client\".");
+        }
+        return base::Status::Ok();
+      },
+      "MODE", "do not store the migration");
+  // kubectl requires the value; a bare --dry-run is its deprecated "client".
+  fs.SetNoValueDefault("dry-run", "client");
+  fs.Bool("wait", &o.wait, "follow the migration");
+  fs.Bool("retry-on-limit", &o.retry_on_limit, "retry a refusal for a limit");
+  fs.Bool("cancel-on-interrupt", &o.cancel_on_interrupt, "Ctrl-C cancels");
+  fs.Bool("all-namespaces", &o.all_namespaces, "list: all namespaces", 'A');
+
+  base::Status parsed = fs.Parse(args);
+  // Help wins over every other problem on the line, as in kubectl.
+  if (fs.help_requested()) {
+    o.command = Command::kHelp;
+    return o;
   }
+  if (!parsed.ok()) return parsed;
+  const std::vector<std::string>& positional = fs.positional();
+  // Words after "--" are names, never subcommands ("kubectl migrate -- list").
+  const size_t before_dashdash = fs.positional_before_dashdash();
 
   size_t first = 0;
   if (!positional.empty() && before_dashdash > 0) {

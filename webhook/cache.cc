@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/json.h"
+#include "base/log.h"
 #include "api/limits.h"
 
 namespace webhook {
@@ -25,6 +26,8 @@ ClusterCache::ClusterCache(std::string kubevirt_namespace, std::string kubevirt_
     : kubevirt_namespace_(std::move(kubevirt_namespace)), kubevirt_name_(std::move(kubevirt_name)) {}
 
 void ClusterCache::ParseError(const kube::Object& obj, const std::string& what) {
+  base::log::Warning("object cannot be parsed; admissions that need it will say so",
+                     {{"kind", obj.kind}, {"object", obj.Key()}, {"error", what}});
   std::unique_lock lock(mu_);
   ++parse_errors_;
   last_parse_error_ = obj.kind + " " + obj.Key() + ": " + what;
@@ -34,7 +37,11 @@ void ClusterCache::OnVMI(const kube::Object& obj) {
   if (obj.doc == nullptr) return;
   auto vmi = api::ParseVMI(*obj.doc);
   if (!vmi.ok()) {
-    OnVMIDeleted(obj);
+    {
+      std::unique_lock lock(mu_);
+      vmis_.erase(obj.Key());
+      unreadable_vmis_[obj.Key()] = vmi.status().message();
+    }
     ParseError(obj, vmi.status().message());
     return;
   }
@@ -44,6 +51,7 @@ void ClusterCache::OnVMI(const kube::Object& obj) {
 void ClusterCache::OnVMIDeleted(const kube::Object& obj) {
   std::unique_lock lock(mu_);
   vmis_.erase(obj.Key());
+  unreadable_vmis_.erase(obj.Key());
 }
 
 void ClusterCache::OnVMIM(const kube::Object& obj) {
@@ -101,6 +109,7 @@ void ClusterCache::PutVMI(api::VMI vmi) {
   std::string key = CacheKey(vmi.meta.namespace_, vmi.meta.name);
   auto ptr = std::make_shared<const api::VMI>(std::move(vmi));
   std::unique_lock lock(mu_);
+  unreadable_vmis_.erase(key);
   vmis_[key] = std::move(ptr);
 }
 
@@ -152,6 +161,8 @@ ClusterCache::Snapshot ClusterCache::SnapshotFor(std::string_view ns,
         std::string pvc_key = CacheKey(s.vmi->meta.namespace_, v.claim_name);
         if (auto p = pvcs_.find(pvc_key); p != pvcs_.end()) s.pvcs.emplace(pvc_key, p->second);
       }
+    } else if (auto u = unreadable_vmis_.find(key); u != unreadable_vmis_.end()) {
+      s.vmi_unreadable = u->second;
     }
   }
   s.in_flight.reserve(in_flight_.size());

@@ -9,8 +9,10 @@
 // kept (final ones never count for limits or in-flight checks).
 //
 // Objects that fail to parse are dropped (a stale entry under the same key is
-// removed too, so a decision never uses an outdated version) and counted in
-// parse_errors(); last_parse_error() says why.
+// removed too, so a decision never uses an outdated version), logged as a
+// warning with the object and the reason, and counted in parse_errors(). A VMI
+// that fails to parse is remembered with the reason, so that an admission says
+// "exists but cannot be read: ..." rather than "does not exist".
 //
 // Thread safety: all methods may be called concurrently (informer threads
 // write, server threads read).
@@ -54,6 +56,7 @@ class ClusterCache {
   // What one admission needs, copied out under the lock.
   struct Snapshot {
     std::shared_ptr<const api::VMI> vmi;  // the VMI under admission, null if absent
+    std::string vmi_unreadable;  // vmi is null because the stored VMI failed to parse: why
     std::vector<std::shared_ptr<const api::VMIM>> in_flight;  // every non-final VMIM
     // The VMIs of the in-flight VMIMs (and the VMI under admission), "ns/name".
     std::unordered_map<std::string, std::shared_ptr<const api::VMI>> vmis;
@@ -77,6 +80,7 @@ class ClusterCache {
   const std::string kubevirt_namespace_, kubevirt_name_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const api::VMI>> vmis_;
+  std::unordered_map<std::string, std::string> unreadable_vmis_;  // key -> parse error
   std::unordered_map<std::string, std::shared_ptr<const api::VMIM>> in_flight_;
   std::unordered_map<std::string, std::shared_ptr<const api::PVC>> pvcs_;
   std::shared_ptr<const api::KubeVirt> kubevirt_;

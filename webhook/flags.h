@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/status.h"
 
 namespace webhook {
@@ -17,15 +18,17 @@ struct Flags {
   std::string kubeconfig;      // empty: kube::DefaultConfig (in-cluster first)
   std::string kubevirt_namespace = "kubevirt";
   std::string kubevirt_name = "kubevirt";
-  bool help = false;           // -h/--help: print kUsage and exit 0
+  base::log::Options log;      // -v, --log-format
+  bool help = false;           // -h/--help: print Usage() and exit 0
 };
 
-extern const char kUsage[];
+// The usage text with every flag, its default and its meaning.
+std::string Usage();
 
-// Parses `args` (argv without the program name). Accepts "--flag value" and
-// "--flag=value". Returns InvalidArgument whose message lists every problem,
-// one per line (unknown flags, missing values, bad numbers, missing required
-// flags), so that the operator fixes them all at once.
+// Parses `args` (argv without the program name) with base::FlagSet. Returns
+// InvalidArgument whose message lists every problem, one per line (unknown
+// flags, missing values, bad numbers, missing required flags, stray
+// arguments), so that the operator fixes them all at once.
 base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args);
 
 }  // namespace webhook

@@ -204,6 +204,7 @@ AdmissionResponse Handler::ReviewMigration(const AdmissionRequest& req) const {
   }
   ClusterCache::Snapshot snap = cache_->SnapshotFor(ns, vmi_name);
   in.vmi = snap.vmi.get();
+  in.vmi_unreadable = snap.vmi_unreadable;
   in.vmims.reserve(snap.in_flight.size());
   for (const auto& v : snap.in_flight) in.vmims.push_back(v.get());
   in.vmi_lookup = [&snap](std::string_view vns, std::string_view name) -> const api::VMI* {
@@ -237,7 +238,8 @@ HttpResponse Handler::Metrics() const {
                              {"virtualmachineinstancemigrations_in_flight", s.in_flight_vmims},
                              {"persistentvolumeclaims", s.pvcs},
                              {"kubevirts", s.kubevirts}},
-                            certificate_reloads_ ? certificate_reloads_() : 0);
+                            certificate_reloads_ ? certificate_reloads_() : 0,
+                            cache_->parse_errors());
   return r;
 }
 

@@ -5,9 +5,6 @@
 // configuration and reports every problem at once (exit 2 for flags, 1 for
 // the rest). SIGTERM or SIGINT stops the listener, lets requests in progress
 // finish (at most 10 s), and exits 0.
-#include <signal.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/flags.h"
+#include "base/log.h"
+#include "base/signals.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
@@ -52,29 +52,20 @@ kube::EventHandlers CacheHandlers(ClusterCache* cache,
 int Run(int argc, char** argv) {
   auto flags = webhook::ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
   if (!flags.ok()) {
-    std::string lines = flags.status().message();
-    for (size_t start = 0, end; start < lines.size(); start = end + 1) {
-      end = lines.find('\n', start);
-      if (end == std::string::npos) end = lines.size();
-      std::cerr << "migration-webhook: " << lines.substr(start, end - start) << "\n";
-    }
-    std::cerr << "\n" << webhook::kUsage;
+    std::cerr << base::PrefixLines("migration-webhook: ", flags.status().message()) << "\n"
+              << webhook::Usage();
     return 2;
   }
   if (flags->help) {
-    std::cout << webhook::kUsage;
+    std::cout << webhook::Usage();
     return 0;
   }
+  base::log::Init(flags->log);
 
   // Signals are taken by one thread with sigwait; every other thread
-  // (started below) inherits the blocked mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  // A client that hangs up mid-response must not kill the process.
-  signal(SIGPIPE, SIG_IGN);
+  // (started below) inherits the blocked mask. A client that hangs up
+  // mid-response must not kill the process (SIGPIPE ignored).
+  base::BlockStopSignals();
 
   std::vector<std::string> problems;
   auto certs = webhook::CertReloader::Create(flags->tls_cert_file, flags->tls_private_key_file);
@@ -95,7 +86,7 @@ int Run(int argc, char** argv) {
     }
   }
   if (!problems.empty()) {
-    for (const std::string& p : problems) std::cerr << "migration-webhook: " << p << "\n";
+    for (const std::string& p : problems) base::log::Error("cannot start", {{"problem", p}});
     return 1;
   }
 
@@ -128,7 +119,7 @@ int Run(int argc, char** argv) {
   auto server = webhook::Server::Create(
       sopts, reloader, [&handler](const webhook::HttpRequest& r) { return handler.Handle(r); });
   if (!server.ok()) {
-    std::cerr << "migration-webhook: " << server.status().message() << "\n";
+    base::log::Error("cannot start the server", {{"error", server.status()}});
     return 1;
   }
 
@@ -143,23 +134,26 @@ int Run(int argc, char** argv) {
   // response be written, then exit. The process exits from this thread, so
   // that a client stuck mid-request cannot hold it past the drain time; the
   // informers and caches hold nothing that must be saved.
-  std::thread signal_thread([srv, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::cerr << "migration-webhook: signal " << sig << ", draining" << std::endl;
+  std::thread signal_thread([srv] {
+    int sig = base::WaitForStopSignal();
+    base::log::Info("stopping: draining requests in progress", {{"signal", base::SignalName(sig)}});
     srv->Stop();
     bool drained = srv->Drain(std::chrono::seconds(10));
-    std::cerr << "migration-webhook: "
-              << (drained ? "drained, exiting" : "requests still running after 10s, exiting")
-              << std::endl;
+    if (drained) {
+      base::log::Info("drained, exiting");
+    } else {
+      base::log::Warning("requests still running after 10 s, exiting");
+    }
     std::fflush(stdout);
     std::_Exit(0);
   });
 
+  // The port on stdout is what scripts wait for (the tests start it with --port 0).
   std::cout << "migration-webhook listening on " << srv->port() << std::endl;
+  base::log::Info("listening", {{"port", srv->port()}, {"bind_address", flags->bind_address}});
   base::Status served = srv->Serve();
   if (!served.ok()) {
-    std::cerr << "migration-webhook: " << served.message() << std::endl;
+    base::log::Error("server failed", {{"error", served}});
     std::_Exit(1);
   }
   // Serve() returned because of Stop(): the signal thread finishes the exit.

@@ -1,5 +1,5 @@
 // Metrics of migration-webhook in the Prometheus text exposition format
-// (version 0.0.4), written by hand.
+// (version 0.0.4, written with base/prometheus.h).
 //
 //   migration_webhook_admissions_total{operation,result,reason}    counter
 //     result: "allowed", "denied" or "error" (the request was refused before
@@ -12,6 +12,8 @@
 //   migration_webhook_http_responses_total{code}                   counter
 //   migration_webhook_cache_objects{resource}                      gauge
 //   migration_webhook_certificate_reloads_total                    counter
+//   migration_webhook_cache_parse_errors_total                     counter
+//     objects the informers delivered that could not be parsed (each is logged).
 //
 // Thread safety: all methods may be called concurrently.
 #pragma once
@@ -26,6 +28,8 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include "base/prometheus.h"
 
 namespace webhook {
 
@@ -44,10 +48,10 @@ class Metrics {
   uint64_t AdmissionCount(std::string_view operation, std::string_view result,
                           std::string_view reason) const;
 
-  // The exposition text. `gauges` are the cache sizes, resource -> count, and
-  // `certificate_reloads` the reloader's count, both sampled by the caller.
+  // The exposition text. `cache_sizes` are resource -> count; the counts of
+  // certificate reloads and of cache parse errors are sampled by the caller.
   std::string Render(const std::vector<std::pair<std::string, size_t>>& cache_sizes,
-                     uint64_t certificate_reloads) const;
+                     uint64_t certificate_reloads, uint64_t parse_errors = 0) const;
 
  private:
   using AdmissionKey = std::tuple<std::string, std::string, std::string>;
@@ -55,12 +59,7 @@ class Metrics {
   std::map<AdmissionKey, uint64_t> admissions_;
   std::map<std::string, uint64_t> causes_;
   std::map<int, uint64_t> http_codes_;
-  std::array<uint64_t, kLatencyBuckets.size()> bucket_counts_{};  // non-cumulative
-  uint64_t latency_count_ = 0;
-  double latency_sum_seconds_ = 0;
+  base::prom::Histogram latency_{std::vector<double>(kLatencyBuckets.begin(), kLatencyBuckets.end())};
 };
-
-// Escapes a label value (backslash, double quote, newline) for the text format.
-std::string EscapeLabelValue(std::string_view v);
 
 }  // namespace webhook

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <utility>
 
+#include "base/log.h"
+
 namespace webhook {
 namespace {
 
@@ -158,11 +160,14 @@ bool CertReloader::CheckNow() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!pair.ok()) {
     last_error_ = pair.status().message();
+    base::log::Error("serving certificate not reloaded; the previous pair stays in use",
+                     {{"cert", cert_file_}, {"key", key_file_}, {"error", last_error_}});
     return false;
   }
   current_ = *pair;
   last_error_.clear();
   ++reload_count_;
+  base::log::Info("serving certificate reloaded", {{"cert", cert_file_}, {"key", key_file_}});
   return true;
 }
 

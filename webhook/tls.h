@@ -6,7 +6,8 @@
 // so a rotation affects new connections only and never fails a request: a
 // connection in progress keeps the pair it started with. New files are
 // installed only when they parse and the key matches the leaf certificate;
-// otherwise the previous pair stays in use and last_error() says why.
+// otherwise the previous pair stays in use, the failure is logged and
+// last_error() says why.
 //
 // Thread safety: all methods may be called concurrently; the cert callback
 // runs on the server's connection threads.

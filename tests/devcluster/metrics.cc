@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "base/prometheus.h"
+
 namespace devcluster {
 namespace {
 
@@ -49,25 +51,11 @@ std::string DryRunLabel(const QueryParams& query) {
   return "All";
 }
 
-std::string Escape(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 void AppendLabel(std::string& out, const char* name, std::string_view value) {
   if (out.back() != '{') out += ',';
   out += name;
   out += "=\"";
-  out += Escape(value);
+  out += base::prom::EscapeLabelValue(value);
   out += '"';
 }
 

@@ -41,7 +41,9 @@ run() {
 if ! build admission_review_fuzz "$root/tests/fuzz/admission_review_fuzz.cc" \
   "$root/webhook/admission_review.cc" "$root/webhook/cache.cc" \
   "$root/webhook/handler.cc" "$root/webhook/metrics.cc" "$root/webhook/http1.cc" \
-  "$root/base/status.cc" "$root/kube/object.cc" "$root"/api/*.cc ||
+  "$root/base/status.cc" "$root/base/prometheus.cc" "$root/base/log.cc" "$root/base/flags.cc" \
+  "$root/kube/object.cc" "$root"/api/*.cc -DSPDLOG_COMPILED_LIB -DSPDLOG_SHARED_LIB \
+  -lspdlog -lfmt ||
   ! build http1_fuzz "$root/tests/fuzz/http1_fuzz.cc" "$root/webhook/http1.cc"; then
   echo "fuzz: build failed" >&2
   exit 2

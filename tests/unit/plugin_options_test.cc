@@ -135,7 +135,8 @@ TEST_CASE("bad command lines are usage errors naming the problem", "[plugin]") {
       {"a --timeout", "flag needs an argument: --timeout"},
       {"a --timeout 5x", "invalid duration"},
       {"a --dry-run=maybe", "invalid dry-run value"},
-      {"a --wait=maybe", "must be true or false"},
+      {"a --wait=maybe", "want true or false"},
+      {"a --bogus --timeout 5x -o table", "unknown flag: --bogus\ninvalid argument \"5x\" for \"--timeout\" flag: invalid duration"},
       {"a -n", "flag needs an argument: -n"},
   };
   for (const auto& c : cases) {

@@ -375,3 +375,24 @@ TEST_CASE("a snapshot holds the VMI, the in-flight VMIMs with their VMIs, and th
   CHECK_FALSE(s.kubevirt_found);
   CHECK(cache.SnapshotFor("default", "zzz").vmi == nullptr);
 }
+
+TEST_CASE("a VMI that exists but cannot be read is denied as unreadable, with the reason") {
+  Fixture f;
+  f.cache.OnVMI(Obj(R"({"kind":"VirtualMachineInstance","metadata":{"name":"vm","namespace":"default"},)"
+                    R"("status":{"phase":5}})"));
+  auto d = f.Admit(Review("CREATE", Vmim("m", "vm")));
+  CHECK(d["response"]["allowed"].IsFalse());
+  CHECK(Causes(d) == "VMIUnreadable");
+  CHECK_THAT(Message(d), Catch::Contains("VMI default/vm exists but cannot be read: ") &&
+                             Catch::Contains("status.phase"));
+  CHECK(Code(d) == 403);
+
+  // Once it parses again (or is deleted) the reason is gone.
+  f.cache.OnVMI(Obj(Vmi("vm", "Running", "node1")));
+  CHECK(f.cache.SnapshotFor("default", "vm").vmi_unreadable.empty());
+  f.cache.OnVMI(Obj(R"({"kind":"VirtualMachineInstance","metadata":{"name":"vm","namespace":"default"},)"
+                    R"("status":{"phase":5}})"));
+  f.cache.OnVMIDeleted(Obj(Vmi("vm", "Running", "node1")));
+  auto gone = f.Admit(Review("CREATE", Vmim("m", "vm")));
+  CHECK(Causes(gone) == "VMINotFound");
+}

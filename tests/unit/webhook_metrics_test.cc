@@ -48,5 +48,10 @@ TEST_CASE("the latency histogram is cumulative and ends with +Inf, sum and count
 }
 
 TEST_CASE("metric label values are escaped") {
-  CHECK(webhook::EscapeLabelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
+  CHECK(base::prom::EscapeLabelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
+}
+
+TEST_CASE("cache parse errors are exposed") {
+  webhook::Metrics m;
+  CHECK_THAT(m.Render({}, 0, 4), Catch::Contains("migration_webhook_cache_parse_errors_total 4\n"));
 }
