@@ -51,8 +51,8 @@ void FlagSet::Int(std::string_view name, int64_t* target, int64_t min, int64_t m
   f.parse = [target, min, max](const std::string& v) { return ParseInt(v, min, max, target); };
 }
 
-void FlagSet::Int(std::string_view name, int* target, int min, int max,
-                  std::string_view value_name, std::string_view help, char shorthand) {
+void FlagSet::Int(std::string_view name, int* target, int min, int max, std::string_view value_name,
+                  std::string_view help, char shorthand) {
   Flag& f = Add(name, shorthand);
   f.value_name = std::string(value_name);
   f.help = std::string(help);

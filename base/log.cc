@@ -1,7 +1,5 @@
 #include "base/log.h"
 
-#include "base/flags.h"
-
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -11,6 +9,8 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+
+#include "base/flags.h"
 
 namespace base::log {
 namespace {
@@ -123,7 +123,8 @@ void AddFlags(FlagSet& flags, Options* options) {
   flags.Custom(
       "log-format",
       [options](const std::string& v) {
-        return ParseFormat(v, &options->format) ? Status::Ok() : InvalidArgument("want text or json");
+        return ParseFormat(v, &options->format) ? Status::Ok()
+                                                : InvalidArgument("want text or json");
       },
       "text|json", "log line format", "text");
 }

@@ -29,8 +29,8 @@ std::string FormatValue(double v);
 // Bucket counts for one histogram series; Observe() is O(buckets).
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> upper_bounds) : bounds_(std::move(upper_bounds)),
-                                                         counts_(bounds_.size(), 0) {}
+  explicit Histogram(std::vector<double> upper_bounds)
+      : bounds_(std::move(upper_bounds)), counts_(bounds_.size(), 0) {}
   void Observe(double v);
   const std::vector<double>& bounds() const { return bounds_; }
   const std::vector<uint64_t>& counts() const { return counts_; }  // not cumulative

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "kube/config.h"
 #include "kube/object.h"
-#include "base/status.h"
 #include "kube/transport.h"
 #include "kube/watch.h"
 
@@ -95,8 +95,9 @@ class Client {
  public:
   // The clock drives rate limiting, retries and credential expiry; it must
   // outlive the client.
-  static base::StatusOr<std::unique_ptr<Client>> Create(RestConfig config, base::Clock* clock = base::RealClock(),
-                                                  RetryPolicy retry = {});
+  static base::StatusOr<std::unique_ptr<Client>> Create(RestConfig config,
+                                                        base::Clock* clock = base::RealClock(),
+                                                        RetryPolicy retry = {});
   ~Client();
 
   const RestConfig& config() const;
@@ -105,34 +106,36 @@ class Client {
   void SetWarningHandler(std::function<void(const std::string&)> handler);
 
   base::StatusOr<Object> Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                       std::string_view subresource = "");
+                             std::string_view subresource = "");
   base::StatusOr<ObjectList> List(const ResourceRef& ref, std::string_view ns,
-                            const ListOptions& options = {});
+                                  const ListOptions& options = {});
   // `body` is the object's JSON; metadata.generateName is honoured by the
   // server when metadata.name is empty.
   base::StatusOr<Object> Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
-                          const CreateOptions& options = {});
+                                const CreateOptions& options = {});
   // PUT of the whole object (or subresource); metadata.resourceVersion in the
   // body makes it conditional (Aborted on conflict).
   base::StatusOr<Object> Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                          std::string_view body, const UpdateOptions& options = {});
+                                std::string_view body, const UpdateOptions& options = {});
   base::StatusOr<Object> Update(const ResourceRef& ref, const Object& obj,
-                          const UpdateOptions& options = {});
+                                const UpdateOptions& options = {});
   base::StatusOr<Object> Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                         PatchType type, std::string_view patch, const PatchOptions& options = {});
+                               PatchType type, std::string_view patch,
+                               const PatchOptions& options = {});
   // Ok when the object is gone or marked for deletion (finalizers pending).
   base::Status Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                const DeleteOptions& options = {});
+                      const DeleteOptions& options = {});
   // Starts a watch; blocks until the server accepted it. An expired
   // resource_version fails here with OutOfRange (HTTP 410) or arrives as an
   // ERROR event with an OutOfRange status.
   base::StatusOr<std::unique_ptr<kube::Watch>> Watch(const ResourceRef& ref, std::string_view ns,
-                                               const WatchOptions& options = {});
+                                                     const WatchOptions& options = {});
 
   // A raw request (discovery and the like). Non-2xx responses become a Status.
-  base::StatusOr<HttpResponse> Do(const std::string& method, const std::string& path,
-                            const std::vector<std::pair<std::string, std::string>>& query = {},
-                            std::string_view body = "", std::string_view content_type = "");
+  base::StatusOr<HttpResponse> Do(
+      const std::string& method, const std::string& path,
+      const std::vector<std::pair<std::string, std::string>>& query = {},
+      std::string_view body = "", std::string_view content_type = "");
 
  private:
   explicit Client(std::unique_ptr<Transport> transport);

@@ -62,8 +62,8 @@ base::StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options);
 // Same as LoadKubeconfig, with the KUBECONFIG value and home directory given
 // explicitly (for tests and for callers that already read the environment).
 base::StatusOr<RestConfig> LoadKubeconfigFrom(const KubeconfigOptions& options,
-                                        const std::string& kubeconfig_env,
-                                        const std::string& home);
+                                              const std::string& kubeconfig_env,
+                                              const std::string& home);
 
 // The pod's service-account config. `root` replaces "/" as the prefix of
 // /var/run/secrets/kubernetes.io/serviceaccount (for tests). Returns

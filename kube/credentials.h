@@ -10,8 +10,8 @@
 #include <string>
 
 #include "base/clock.h"
-#include "kube/config.h"
 #include "base/status.h"
+#include "kube/config.h"
 
 namespace kube {
 

@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "kube/client.h"
 #include "base/clock.h"
+#include "kube/client.h"
 #include "kube/object.h"
 
 namespace kube {
@@ -68,8 +68,8 @@ class Store {
 // Built-in index functions.
 inline constexpr const char* kNamespaceIndex = "namespace";
 Store::IndexFunc NamespaceIndexFunc();
-Store::IndexFunc LabelIndexFunc(std::string label);           // the label's value, if set
-Store::IndexFunc FieldIndexFunc(std::string dotted_path);     // a string field, e.g. status.nodeName
+Store::IndexFunc LabelIndexFunc(std::string label);        // the label's value, if set
+Store::IndexFunc FieldIndexFunc(std::string dotted_path);  // a string field, e.g. status.nodeName
 
 struct EventHandlers {
   std::function<void(const ObjectPtr&)> on_add;

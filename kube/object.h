@@ -39,8 +39,8 @@ base::StatusOr<Object> ParseObject(std::string_view json);
 // `default_kind` fill apiVersion/kind when the value lacks them (list items),
 // both in the fields and in the copied document.
 base::StatusOr<Object> ObjectFromValue(const rapidjson::Value& value,
-                                 std::string_view default_api_version = "",
-                                 std::string_view default_kind = "");
+                                       std::string_view default_api_version = "",
+                                       std::string_view default_kind = "");
 
 // The value at a dotted path ("status.nodeName", "metadata.labels.app"), or
 // null when any step is missing or not an object.

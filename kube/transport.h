@@ -29,14 +29,14 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "kube/config.h"
 #include "kube/api_status.h"
+#include "kube/config.h"
 
 namespace kube {
 
 struct HttpRequest {
-  std::string method = "GET";  // GET, HEAD, POST, PUT, PATCH, DELETE
-  std::string path;            // absolute, already escaped, no query
+  std::string method = "GET";                              // GET, HEAD, POST, PUT, PATCH, DELETE
+  std::string path;                                        // absolute, already escaped, no query
   std::vector<std::pair<std::string, std::string>> query;  // unescaped; encoded by the transport
   std::string body;
   std::string content_type;  // for requests with a body
@@ -57,7 +57,7 @@ struct RetryPolicy {
   int max_attempts = 5;  // total tries, including the first
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{10000};
-  double jitter = 0.2;  // each backoff sleep is backoff * [1, 1 + jitter)
+  double jitter = 0.2;                       // each backoff sleep is backoff * [1, 1 + jitter)
   std::chrono::seconds max_retry_after{60};  // cap on a server's Retry-After
 };
 
@@ -82,8 +82,8 @@ class Transport {
   // Validates the configuration (URL, PEM data, credentials) and fails with
   // every problem it finds; does not connect.
   static base::StatusOr<std::unique_ptr<Transport>> Create(const RestConfig& config,
-                                                     base::Clock* clock = base::RealClock(),
-                                                     RetryPolicy retry = {});
+                                                           base::Clock* clock = base::RealClock(),
+                                                           RetryPolicy retry = {});
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
@@ -102,7 +102,7 @@ class Transport {
   using ChunkFn = std::function<bool(std::string_view)>;
   using DoneFn = std::function<void(const base::Status&)>;
   base::StatusOr<std::unique_ptr<Stream>> OpenStream(const HttpRequest& request, ChunkFn on_chunk,
-                                               DoneFn on_done);
+                                                     DoneFn on_done);
 
   // Called (from the requesting thread) with each Warning header's text, in
   // addition to HttpResponse::warnings. Set it before issuing requests.

@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "kube/object.h"
 #include "base/status.h"
+#include "kube/object.h"
 #include "kube/transport.h"
 
 namespace kube {

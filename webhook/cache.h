@@ -56,7 +56,7 @@ class ClusterCache {
   // What one admission needs, copied out under the lock.
   struct Snapshot {
     std::shared_ptr<const api::VMI> vmi;  // the VMI under admission, null if absent
-    std::string vmi_unreadable;  // vmi is null because the stored VMI failed to parse: why
+    std::string vmi_unreadable;           // vmi is null because the stored VMI failed to parse: why
     std::vector<std::shared_ptr<const api::VMIM>> in_flight;  // every non-final VMIM
     // The VMIs of the in-flight VMIMs (and the VMI under admission), "ns/name".
     std::unordered_map<std::string, std::shared_ptr<const api::VMI>> vmis;

@@ -14,12 +14,12 @@ struct Flags {
   std::string tls_private_key_file;
   std::string client_ca_file;  // empty: client certificates are not requested
   std::string bind_address = "0.0.0.0";
-  int port = 8443;             // 0: any free port (printed once listening)
-  std::string kubeconfig;      // empty: kube::DefaultConfig (in-cluster first)
+  int port = 8443;         // 0: any free port (printed once listening)
+  std::string kubeconfig;  // empty: kube::DefaultConfig (in-cluster first)
   std::string kubevirt_namespace = "kubevirt";
   std::string kubevirt_name = "kubevirt";
-  base::log::Options log;      // -v, --log-format
-  bool help = false;           // -h/--help: print Usage() and exit 0
+  base::log::Options log;  // -v, --log-format
+  bool help = false;       // -h/--help: print Usage() and exit 0
 };
 
 // The usage text with every flag, its default and its meaning.

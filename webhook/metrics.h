@@ -39,8 +39,8 @@ class Metrics {
   static constexpr std::array<double, 12> kLatencyBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 
-  void RecordAdmission(std::string_view operation, std::string_view result,
-                       std::string_view reason, std::chrono::nanoseconds latency);
+  void RecordAdmission(std::string_view operation, std::string_view result, std::string_view reason,
+                       std::chrono::nanoseconds latency);
   void RecordDenialCause(std::string_view reason);
   void RecordHttpResponse(int code);
 
@@ -59,7 +59,8 @@ class Metrics {
   std::map<AdmissionKey, uint64_t> admissions_;
   std::map<std::string, uint64_t> causes_;
   std::map<int, uint64_t> http_codes_;
-  base::prom::Histogram latency_{std::vector<double>(kLatencyBuckets.begin(), kLatencyBuckets.end())};
+  base::prom::Histogram latency_{
+      std::vector<double>(kLatencyBuckets.begin(), kLatencyBuckets.end())};
 };
 
 }  // namespace webhook

@@ -20,11 +20,14 @@ struct Target {
     fs.Int("port", &port, 0, 65535, "N", "a port");
     fs.Int("big", &big, -5, int64_t{1} << 40, "N", "a wide integer");
     fs.Bool("wait", &wait, "wait for it", 'w');
-    fs.Custom("dry-run", [this](const std::string& v) {
-      if (v != "client" && v != "server") return base::InvalidArgument("want client or server");
-      dry_run = v;
-      return base::Status::Ok();
-    }, "MODE", "dry run");
+    fs.Custom(
+        "dry-run",
+        [this](const std::string& v) {
+          if (v != "client" && v != "server") return base::InvalidArgument("want client or server");
+          dry_run = v;
+          return base::Status::Ok();
+        },
+        "MODE", "dry run");
     fs.SetNoValueDefault("dry-run", "client");
   }
 };
@@ -82,12 +85,14 @@ TEST_CASE("every problem on the line is reported at once, in pflag's words") {
                                "--dry-run=later", "--port"});
   REQUIRE_FALSE(s.ok());
   const std::string& m = s.message();
-  CHECK_THAT(m, Catch::Contains(
-      "invalid argument \"70000\" for \"--port\" flag: want an integer in [0, 65535]"));
+  CHECK_THAT(m,
+             Catch::Contains(
+                 "invalid argument \"70000\" for \"--port\" flag: want an integer in [0, 65535]"));
   CHECK_THAT(m, Catch::Contains("unknown flag: --bogus"));
   CHECK_THAT(m, Catch::Contains("unknown shorthand flag: 'x' in -x"));
   CHECK_THAT(m, Catch::Contains("invalid argument \"abc\" for \"--big\" flag: want an integer"));
-  CHECK_THAT(m, Catch::Contains("invalid argument \"maybe\" for \"--wait\" flag: want true or false"));
+  CHECK_THAT(m,
+             Catch::Contains("invalid argument \"maybe\" for \"--wait\" flag: want true or false"));
   CHECK_THAT(m, Catch::Contains("invalid argument \"later\" for \"--dry-run\" flag"));
   CHECK_THAT(m, Catch::Contains("flag needs an argument: --port"));
   CHECK_THAT(m, Catch::Contains("--name is required"));

@@ -57,7 +57,8 @@ TEST_CASE("JSON lines are objects with ts, level and msg") {
   base::log::Error("boom", {{"code", 3}});
   std::string line = c.out.str();
   CHECK(line.rfind("{\"ts\":\"", 0) == 0);
-  CHECK_THAT(line, Catch::EndsWith(R"(","level":"error","msg":"boom","code":3})" "\n"));
+  CHECK_THAT(line, Catch::EndsWith(R"(","level":"error","msg":"boom","code":3})"
+                                   "\n"));
 }
 
 TEST_CASE("debug lines appear only at or above their verbosity") {
