@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -599,6 +600,35 @@ BuiltinDecodeResult DecodeBuiltin(std::string_view group, std::string_view kind,
     r.unknown_fields = std::move(d.unknown);
   }
   return r;
+}
+
+std::string GoMapText(const Json& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "<nil>";
+    case rapidjson::kFalseType: return "false";
+    case rapidjson::kTrueType: return "true";
+    case rapidjson::kStringType: return std::string(v.GetString(), v.GetStringLength());
+    case rapidjson::kNumberType: return NumberText(v);
+    case rapidjson::kArrayType: {
+      std::string out = "[";
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) out += (i ? " " : "") + GoMapText(v[i]);
+      return out + "]";
+    }
+    case rapidjson::kObjectType: {
+      std::map<std::string, const Json*> sorted;
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        sorted[std::string(it->name.GetString(), it->name.GetStringLength())] = &it->value;
+      }
+      std::string out = "map[";
+      bool first = true;
+      for (const auto& [k, e] : sorted) {
+        out += (first ? "" : " ") + k + ":" + GoMapText(*e);
+        first = false;
+      }
+      return out + "]";
+    }
+  }
+  return "";
 }
 
 std::vector<FieldError> ValidateBuiltin(std::string_view group, std::string_view kind,

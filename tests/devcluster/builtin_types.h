@@ -40,6 +40,11 @@ bool HasBuiltinType(std::string_view group, std::string_view kind);
 // into a Go struct drops them. Objects of other kinds are left alone.
 BuiltinDecodeResult DecodeBuiltin(std::string_view group, std::string_view kind, Json& object);
 
+// A decoded JSON value as Go's %+v prints it (how kube-apiserver quotes a
+// strategic merge patch in errors): objects as map[k:v ...] with sorted keys,
+// arrays as [a b], strings bare, null as <nil>.
+std::string GoMapText(const Json& v);
+
 // Validation after decoding, beyond object metadata: for Lease,
 // spec.leaseDurationSeconds > 0 and spec.leaseTransitions >= 0
 // (ValidateLeaseSpec). Empty for the other kinds.

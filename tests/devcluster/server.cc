@@ -1129,8 +1129,16 @@ base::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::s
   SchemaResult r = ValidateAndPrune(obj, *c.type->schema, obj.GetAllocator(), /*prune=*/true);
   std::string fv = Query(*c.req, "fieldValidation");
   // kube-apiserver finds unknown fields while decoding, before validation:
-  // with Strict they are the error even when the object is also invalid.
-  if (fv == "Strict" && !r.unknown_fields.empty()) return ToStrictStatus(r.unknown_fields);
+  // with Strict they are the error even when the object is also invalid. The
+  // create and update handlers put transformDecodeError's prefix before it;
+  // a patch (applyPatchToCurrentObject) answers the bare error.
+  if (fv == "Strict" && !r.unknown_fields.empty()) {
+    base::Status strict = ToStrictStatus(r.unknown_fields);
+    if (c.req->method == "PATCH") return strict;
+    return ApiErr(400, "BadRequest",
+                  c.type->kind + " in version \"" + c.type->version + "\" cannot be handled as a " +
+                      c.type->kind + ": " + strict.message());
+  }
   if (!r.errors.empty()) return ToInvalidStatus(r, c.type->group, c.type->kind, name);
   if (!r.unknown_fields.empty()) {
     if (fv != "Ignore") {
@@ -1146,26 +1154,37 @@ base::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::s
 // cannot be handled as a Kind: ...`; unknown fields are dropped (Warn, the
 // default, says so in a warning). A patch is decoded after it is applied
 // (patch.go applyPatchToCurrentObject): a type error is a 422 on the field
-// `patch`, a strict error a bare 400. Protobuf bodies are typed already.
+// `patch`, a strict error a bare 400; a strategic merge patch
+// (strategicPatchObject) makes both a 422 on `patch` that quotes the patch as
+// a Go map. Protobuf bodies are typed already.
 base::Status ApiServer::Impl::DecodeBuiltinObject(Call& c, Json& obj) {
   if (!c.type->builtin || !HasBuiltinType(c.type->group, c.type->kind)) return base::Status::Ok();
   const bool patch = c.req->method == "PATCH";
-  if (!patch && MediaType(c.req->get_header_value("Content-Type")) == kProtobufMediaType)
-    return base::Status::Ok();
+  const std::string media = MediaType(c.req->get_header_value("Content-Type"));
+  if (!patch && media == kProtobufMediaType) return base::Status::Ok();
+  const bool strategic = patch && media == "application/strategic-merge-patch+json";
   const std::string before = patch ? ToJson(obj) : "";
   BuiltinDecodeResult r = DecodeBuiltin(c.type->group, c.type->kind, obj);
   const std::string prefix = c.type->kind + " in version \"" + c.type->version +
                              "\" cannot be handled as a " + c.type->kind + ": ";
+  auto invalid_patch = [&](const std::string& why) {
+    std::string quoted = before;
+    if (strategic) {
+      JsonDoc p;
+      if (ParseBounded(p, c.req->body, nullptr)) quoted = GoMapText(p);
+    }
+    return ToInvalidStatus({InvalidValue("patch", GoQuote(quoted), why)}, "", "", "");
+  };
   if (r.error.has_value()) {
-    if (patch)
-      return ToInvalidStatus({InvalidValue("patch", GoQuote(before), *r.error)}, "", "", "");
+    if (patch) return invalid_patch(*r.error);
     return ApiErr(400, "BadRequest", prefix + *r.error);
   }
   if (r.unknown_fields.empty()) return base::Status::Ok();
   std::string fv = Query(*c.req, "fieldValidation");
   if (fv == "Strict") {
     base::Status strict = ToStrictStatus(r.unknown_fields);
-    return patch ? strict : ApiErr(400, "BadRequest", prefix + strict.message());
+    if (!patch) return ApiErr(400, "BadRequest", prefix + strict.message());
+    return strategic ? invalid_patch(strict.message()) : strict;
   }
   if (fv != "Ignore") {
     for (auto& w : UnknownFieldWarnings(r.unknown_fields)) c.warnings.push_back(w);

@@ -64,6 +64,17 @@ api PATCH "$VMI_STATUS?fieldValidation=Ignore" -H 'Content-Type: application/mer
 expect_eq "$CODE" "200" "fieldValidation=Ignore accepts an unknown status field"
 expect_not_contains "$(cat "$TEST_TMP/headers")" 'Warning' "... silently"
 expect_eq "$(jq -cS '.status.conditions' <<<"$BODY")" '[{"status":"False","type":"Ready"}]' "... and prunes it"
+cat >"$TEST_TMP/vmim-typo.yaml" <<'EOF'
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstanceMigration
+metadata:
+  name: typo
+spec:
+  vmiNmae: st1
+EOF
+expect_fail k create -f "$TEST_TMP/vmim-typo.yaml"
+expect_contains "$ERR" 'VirtualMachineInstanceMigration in version "v1" cannot be handled as a VirtualMachineInstanceMigration: strict decoding error: unknown field "spec.vmiNmae"' \
+  "a custom resource's strict decoding error on create carries transformDecodeError's prefix"
 k get vmi st1 -o json | jq '.status.conditions[0].extra = 1' >"$TEST_TMP/st1-extra.json"
 expect_fail k replace --subresource=status -f "$TEST_TMP/st1-extra.json"
 expect_contains "$ERR" 'unknown field "status.conditions[0].extra"' "kubectl replace of /status (Strict) refuses it"
@@ -115,6 +126,11 @@ api PATCH "/apis/coordination.k8s.io/v1/namespaces/default/leases/l5?fieldValida
   -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"bar":true}}'
 expect_eq "$CODE $(jq -r '.message' <<<"$BODY")" '400 strict decoding error: unknown field "spec.bar"' \
   "a Strict patch adding an unknown Lease field is refused"
+api PATCH "/apis/coordination.k8s.io/v1/namespaces/default/leases/l5?fieldValidation=Strict" \
+  -H 'Content-Type: application/strategic-merge-patch+json' -d '{"spec":{"bar":true}}'
+expect_eq "$CODE $(jq -r '.reason + " " + .message' <<<"$BODY")" \
+  '422 Invalid  "" is invalid: patch: Invalid value: "map[spec:map[bar:true]]": strict decoding error: unknown field "spec.bar"' \
+  "a Strict strategic merge patch is Invalid, quoting the patch as a Go map"
 expect_fail k patch lease l5 --type=merge -p '{"spec":{"leaseDurationSeconds":-5}}'
 expect_contains "$ERR" 'spec.leaseDurationSeconds: Invalid value: -5: must be greater than 0' "updates are validated"
 

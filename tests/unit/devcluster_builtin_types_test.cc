@@ -199,6 +199,11 @@ TEST_CASE("Node, ConfigMap and both Event versions are typed field by field",
   CHECK_FALSE(HasBuiltinType("", "Secret"));
 }
 
+TEST_CASE("GoMapText prints a decoded patch as Go's %+v does", "[devcluster][builtin]") {
+  JsonDoc d = Parse(R"({"spec":{"z":[1,"a",null],"b":true,"a":1.5},"metadata":{}})");
+  CHECK(GoMapText(d) == "map[metadata:map[] spec:map[a:1.5 b:true z:[1 a <nil>]]]");
+}
+
 TEST_CASE("Lease validation: duration > 0 and transitions >= 0, in ValidateLeaseSpec's words",
           "[devcluster][builtin]") {
   JsonDoc bad = Parse(R"({"spec":{"leaseDurationSeconds":0,"leaseTransitions":-1}})");
