@@ -136,6 +136,49 @@ const std::set<std::string, std::less<>>& ObjectMetaFields() {
   return kFields;
 }
 
+// kube-openapi strfmt's IsDate: time.Parse("2006-01-02", s) succeeds.
+bool IsDateFormat(std::string_view s) {
+  auto digits = [&](size_t at, size_t n) {
+    for (size_t i = at; i < at + n; ++i) {
+      if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    }
+    return true;
+  };
+  if (s.size() != 10 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' ||
+      !digits(8, 2))
+    return false;
+  const int year = std::atoi(std::string(s.substr(0, 4)).c_str());
+  const int month = (s[5] - '0') * 10 + (s[6] - '0');
+  const int day = (s[8] - '0') * 10 + (s[9] - '0');
+  if (month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  return day <= (month == 2 && leap ? 29 : kDays[month - 1]);
+}
+
+// kube-openapi strfmt's IsDateTime: lower-cased and split at "t", a date, then
+// DateTimePattern (whose `.` matches any character) with hour <= 23, minute
+// and second <= 59 compared as text.
+bool IsDateTimeFormat(std::string_view str) {
+  if (str.size() < 4) return false;
+  std::string lower(str);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t t = lower.find('t'); t != std::string::npos; t = lower.find('t', start)) {
+    parts.push_back(lower.substr(start, t - start));
+    start = t + 1;
+  }
+  parts.push_back(lower.substr(start));
+  if (parts.size() < 2 || !IsDateFormat(parts[0])) return false;
+  static const std::regex kTime(
+      "^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$");
+  std::smatch m;
+  if (!std::regex_search(parts[1], m, kTime)) return false;
+  return m[1].str() <= "23" && m[2].str() <= "59" && m[3].str() <= "59";
+}
+
 std::string Child(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
@@ -288,6 +331,14 @@ class Walker {
       if (!matched) {
         result_->errors.push_back(InvalidValue(path, GoValue(v), path + " in body should match '" + pattern + "'"));
       }
+    }
+    // Formats of kube-openapi's strfmt registry that timestamps use; other
+    // format names are not checked.
+    const std::string format = StringField(s, "format");
+    if ((format == "date-time" && !IsDateTimeFormat(StrOf(v))) ||
+        (format == "date" && !IsDateFormat(StrOf(v)))) {
+      result_->errors.push_back(TypeInvalid(
+          path, GoValue(v), path + " in body must be of type " + format + ": " + GoValue(v)));
     }
   }
 

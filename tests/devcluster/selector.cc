@@ -634,4 +634,19 @@ base::Status ValidateLabelValue(std::string_view value) {
   return errs.empty() ? base::Status::Ok() : Invalid422(errs);
 }
 
+std::optional<WatchEventType> SelectedWatchEvent(bool matched_before, bool matches_now) {
+  if (matches_now) return matched_before ? WatchEventType::kModified : WatchEventType::kAdded;
+  if (matched_before) return WatchEventType::kDeleted;
+  return std::nullopt;
+}
+
+const char* WatchEventTypeName(WatchEventType t) {
+  switch (t) {
+    case WatchEventType::kAdded: return "ADDED";
+    case WatchEventType::kModified: return "MODIFIED";
+    case WatchEventType::kDeleted: return "DELETED";
+  }
+  return "ERROR";
+}
+
 }  // namespace devcluster

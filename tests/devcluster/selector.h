@@ -81,6 +81,18 @@ class FieldSelector {
 base::Status CheckFieldsSupported(const FieldSelector& selector, const std::vector<std::string>& supported,
                                   bool custom_resource = true);
 
+// What a watch with a label or field selector sends for one stored change,
+// as kube-apiserver's watch cache decides it (cacheWatcher.convertToWatchEvent):
+// `matched_before` is whether the selector matched the object before the
+// change (false for a creation), `matches_now` whether it matches after (false
+// for a deletion). An object entering the selection is ADDED, one staying in
+// it MODIFIED, one leaving it DELETED (sent with the object's previous state
+// and the change's resourceVersion), and one outside before and after is not
+// sent (nullopt).
+enum class WatchEventType { kAdded, kModified, kDeleted };
+std::optional<WatchEventType> SelectedWatchEvent(bool matched_before, bool matches_now);
+const char* WatchEventTypeName(WatchEventType t);
+
 // k8s.io/apimachinery/pkg/util/validation: each returns the list of problems
 // (empty when valid) in the library's words.
 std::vector<std::string> IsQualifiedName(std::string_view value);

@@ -14,6 +14,7 @@
 #include "kube/api_status.h"
 #include "tests/devcluster/admission.h"
 #include "tests/devcluster/auth.h"
+#include "tests/devcluster/builtin_types.h"
 #include "tests/devcluster/convert.h"
 #include "tests/devcluster/json.h"
 #include "tests/devcluster/metrics.h"
@@ -46,8 +47,10 @@ std::string StatusBody(const base::Status& s) {
   d.AddMember("metadata", Json(rapidjson::kObjectType), a);
   d.AddMember("status", "Failure", a);
   d.AddMember("message", Json(s.message().c_str(), a), a);
-  std::string reason = s.reason().empty() ? "InternalError" : s.reason();
-  d.AddMember("reason", Json(reason.c_str(), a), a);
+  // A Status without a reason is StatusReasonUnknown (""), which kube-apiserver
+  // omits: what it answers for errors REST storage did not convert (500).
+  std::string reason = s.reason().empty() && s.http_code() == 0 ? "InternalError" : s.reason();
+  if (!reason.empty()) d.AddMember("reason", Json(reason.c_str(), a), a);
   if (!s.details_json().empty()) {
     JsonDoc det;
     det.Parse(s.details_json().c_str());
@@ -82,6 +85,9 @@ base::Status ConflictErr(const ResourceType& t, const std::string& name, const s
   s.WithDetails(Details(name, t));
   return s;
 }
+
+// The label kube-apiserver keeps equal to a namespace's name.
+constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
 const char* kModified = "the object has been modified; please apply your changes to the latest version and try again";
 
@@ -374,6 +380,7 @@ struct ApiServer::Impl {
                                       bool dry_run);
   base::Status PrepareForCreate(Call& c, JsonDoc& obj);
   base::Status ValidateCustom(Call& c, JsonDoc& obj, const std::string& name);
+  base::Status DecodeBuiltinObject(Call& c, Json& obj);
   base::StatusOr<DocPtr> RemoveObject(const ResourceType& t, const std::string& ns,
                                       const std::string& name, std::optional<uint64_t> rv);
   void MaybeFinishNamespace(const std::string& ns);
@@ -717,11 +724,14 @@ void ApiServer::Impl::HandleResource(Call& c, bool has_name) {
 namespace {
 
 std::optional<std::string> FieldValue(const Json& obj, std::string_view field) {
+  // kube-apiserver reads selectable fields from the typed object, where a
+  // missing bool is false (NodeToSelectableFields: spec.unschedulable).
+  const std::string absent = field == "spec.unschedulable" ? "false" : "";
   const Json* cur = &obj;
   while (true) {
     size_t dot = field.find('.');
     cur = Member(*cur, field.substr(0, dot));
-    if (cur == nullptr) return std::string();
+    if (cur == nullptr) return absent;
     if (dot == std::string_view::npos) break;
     field.remove_prefix(dot + 1);
   }
@@ -936,16 +946,40 @@ void ApiServer::Impl::Watch(Call& c) {
           sink.done();
           return true;
         }
+        // Whether the selector matched the object before and after each
+        // change decides what is sent (SelectedWatchEvent).
+        auto before_after = [&f](const StoreEvent& e) {
+          if (e.type == "ADDED") return std::make_pair(false, f.Matches(*e.object));
+          if (e.type == "DELETED") return std::make_pair(f.Matches(*e.object), false);
+          bool now = f.Matches(*e.object);
+          return std::make_pair(e.previous != nullptr ? f.Matches(*e.previous) : now, now);
+        };
         std::vector<StoreEvent> events;
         base::Status ws = store->WaitEvents(
             &st->from,
             [&](const StoreEvent& e) {
-              return e.gr == gr && (ns.empty() || e.ns == ns) && f.Matches(*e.object);
+              if (e.gr != gr || (!ns.empty() && e.ns != ns)) return false;
+              auto [before, now] = before_after(e);
+              return SelectedWatchEvent(before, now).has_value();
             },
             &events, std::chrono::milliseconds(1000), &stopping);
         if (!ws.ok()) return expire(ws.message());
         std::string out;
-        for (const auto& e : events) out += encode(e.type.c_str(), *e.object);
+        for (const auto& e : events) {
+          auto [before, now] = before_after(e);
+          std::optional<WatchEventType> send = SelectedWatchEvent(before, now);
+          if (!send.has_value()) continue;
+          if (*send == WatchEventType::kDeleted && e.type == "MODIFIED" && e.previous != nullptr) {
+            // Left the selection: the previous state, at the change's resourceVersion.
+            JsonDoc left;
+            left.CopyFrom(*e.previous, left.GetAllocator());
+            SetString(EnsureObject(left, "metadata", left.GetAllocator()), "resourceVersion",
+                      std::to_string(e.rv), left.GetAllocator());
+            out += encode(WatchEventTypeName(*send), left);
+          } else {
+            out += encode(WatchEventTypeName(*send), *e.object);
+          }
+        }
         auto now = std::chrono::steady_clock::now();
         if (events.empty() && now - st->last_bookmark >= std::chrono::seconds(5)) {
           // A bookmark (when asked for) or a bare newline, which JSON stream
@@ -990,6 +1024,50 @@ std::set<std::string> Finalizers(const Json& o) {
     }
   }
   return out;
+}
+
+// registry.Store's markAsDeleting: the first deletionTimestamp bumps the
+// generation of objects that track one (generation > 0: custom resources,
+// CRDs), and the grace period of an object held by finalizers is 0.
+void MarkDeleting(Json& obj, Alloc& a, const std::string& now) {
+  Json& meta = EnsureObject(obj, "metadata", a);
+  if (StringAt(meta, "deletionTimestamp").empty()) {
+    const Json* g = Member(meta, "generation");
+    if (g != nullptr && g->IsInt64() && g->GetInt64() > 0) {
+      int64_t next = g->GetInt64() + 1;
+      meta.RemoveMember("generation");
+      meta.AddMember("generation", Json(next), a);
+    }
+    SetString(meta, "deletionTimestamp", now, a);
+  }
+  meta.RemoveMember("deletionGracePeriodSeconds");
+  meta.AddMember("deletionGracePeriodSeconds", 0, a);
+}
+
+// Registries with ReturnDeletedObject (namespaces, persistentvolumeclaims,
+// persistentvolumes, serviceaccounts) answer a delete that removed the object
+// with the object; every other one (store.go finalizeDelete) with a Success
+// Status naming it: details {name, group, kind: the resource, uid}.
+bool ReturnsDeletedObject(const ResourceType& t) {
+  if (!t.builtin || !t.group.empty()) return false;
+  return t.kind == "Namespace" || t.kind == "PersistentVolumeClaim" ||
+         t.kind == "PersistentVolume" || t.kind == "ServiceAccount";
+}
+
+std::string DeletedStatus(const ResourceType& t, const Json& obj) {
+  JsonDoc d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("kind", "Status", a);
+  d.AddMember("apiVersion", "v1", a);
+  d.AddMember("metadata", Json(rapidjson::kObjectType), a);
+  d.AddMember("status", "Success", a);
+  Json details(rapidjson::kObjectType);
+  details.AddMember("name", Json(StringAt(obj, "metadata.name").c_str(), a), a);
+  if (!t.group.empty()) details.AddMember("group", Json(t.group.c_str(), a), a);
+  details.AddMember("kind", Json(t.resource.c_str(), a), a);
+  details.AddMember("uid", Json(StringAt(obj, "metadata.uid").c_str(), a), a);
+  d.AddMember("details", details, a);
+  return ToJson(d);
 }
 
 uint64_t RvOf(const Json& o) {
@@ -1051,8 +1129,16 @@ base::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::s
   SchemaResult r = ValidateAndPrune(obj, *c.type->schema, obj.GetAllocator(), /*prune=*/true);
   std::string fv = Query(*c.req, "fieldValidation");
   // kube-apiserver finds unknown fields while decoding, before validation:
-  // with Strict they are the error even when the object is also invalid.
-  if (fv == "Strict" && !r.unknown_fields.empty()) return ToStrictStatus(r.unknown_fields);
+  // with Strict they are the error even when the object is also invalid. The
+  // create and update handlers put transformDecodeError's prefix before it;
+  // a patch (applyPatchToCurrentObject) answers the bare error.
+  if (fv == "Strict" && !r.unknown_fields.empty()) {
+    base::Status strict = ToStrictStatus(r.unknown_fields);
+    if (c.req->method == "PATCH") return strict;
+    return ApiErr(400, "BadRequest",
+                  c.type->kind + " in version \"" + c.type->version + "\" cannot be handled as a " +
+                      c.type->kind + ": " + strict.message());
+  }
   if (!r.errors.empty()) return ToInvalidStatus(r, c.type->group, c.type->kind, name);
   if (!r.unknown_fields.empty()) {
     if (fv != "Ignore") {
@@ -1062,10 +1148,56 @@ base::Status ApiServer::Impl::ValidateCustom(Call& c, JsonDoc& obj, const std::s
   return base::Status::Ok();
 }
 
+// kube-apiserver decodes a built-in kind into its Go type before anything
+// else (create.go, update.go: transformDecodeError): a type error, or an
+// unknown field with fieldValidation=Strict, is a 400 `Kind in version "v"
+// cannot be handled as a Kind: ...`; unknown fields are dropped (Warn, the
+// default, says so in a warning). A patch is decoded after it is applied
+// (patch.go applyPatchToCurrentObject): a type error is a 422 on the field
+// `patch`, a strict error a bare 400; a strategic merge patch
+// (strategicPatchObject) makes both a 422 on `patch` that quotes the patch as
+// a Go map. Protobuf bodies are typed already.
+base::Status ApiServer::Impl::DecodeBuiltinObject(Call& c, Json& obj) {
+  if (!c.type->builtin || !HasBuiltinType(c.type->group, c.type->kind)) return base::Status::Ok();
+  const bool patch = c.req->method == "PATCH";
+  const std::string media = MediaType(c.req->get_header_value("Content-Type"));
+  if (!patch && media == kProtobufMediaType) return base::Status::Ok();
+  const bool strategic = patch && media == "application/strategic-merge-patch+json";
+  const std::string before = patch ? ToJson(obj) : "";
+  BuiltinDecodeResult r = DecodeBuiltin(c.type->group, c.type->kind, obj);
+  const std::string prefix = c.type->kind + " in version \"" + c.type->version +
+                             "\" cannot be handled as a " + c.type->kind + ": ";
+  auto invalid_patch = [&](const std::string& why) {
+    std::string quoted = before;
+    if (strategic) {
+      JsonDoc p;
+      if (ParseBounded(p, c.req->body, nullptr)) quoted = GoMapText(p);
+    }
+    return ToInvalidStatus({InvalidValue("patch", GoQuote(quoted), why)}, "", "", "");
+  };
+  if (r.error.has_value()) {
+    if (patch) return invalid_patch(*r.error);
+    return ApiErr(400, "BadRequest", prefix + *r.error);
+  }
+  if (r.unknown_fields.empty()) return base::Status::Ok();
+  std::string fv = Query(*c.req, "fieldValidation");
+  if (fv == "Strict") {
+    base::Status strict = ToStrictStatus(r.unknown_fields);
+    if (!patch) return ApiErr(400, "BadRequest", prefix + strict.message());
+    return strategic ? invalid_patch(strict.message()) : strict;
+  }
+  if (fv != "Ignore") {
+    for (auto& w : UnknownFieldWarnings(r.unknown_fields)) c.warnings.push_back(w);
+  }
+  return base::Status::Ok();
+}
+
 base::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
   auto& a = obj.GetAllocator();
   if (!obj.IsObject()) return ApiErr(400, "BadRequest", "the body of the request is not a JSON object");
   base::Status st = CheckKind(obj, *c.type);
+  if (!st.ok()) return st;
+  st = DecodeBuiltinObject(c, obj);
   if (!st.ok()) return st;
   SetString(obj, "apiVersion", c.type->ApiVersion(), a);
   SetString(obj, "kind", c.type->kind, a);
@@ -1114,6 +1246,8 @@ base::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
   }
   const std::string& k = c.type->kind;
   if (k == "Namespace") {
+    // namespaceStrategy.Canonicalize: the label always names the namespace.
+    SetString(EnsureObject(obj["metadata"], "labels", a), kNamespaceNameLabel, name, a);
     Json& status = EnsureObject(obj, "status", a);
     SetString(status, "phase", "Active", a);
     Json& spec = EnsureObject(obj, "spec", a);
@@ -1168,6 +1302,8 @@ base::Status ApiServer::Impl::PrepareForCreate(Call& c, JsonDoc& obj) {
     if (c.type->has_status) obj.RemoveMember("status");
     st = ValidateCustom(c, obj, name);
     if (!st.ok()) return st;
+  } else if (auto errs = ValidateBuiltin(c.type->group, c.type->kind, obj); !errs.empty()) {
+    return ToInvalidStatus(errs, c.type->group, c.type->kind, name);
   }
   return base::Status::Ok();
 }
@@ -1179,6 +1315,15 @@ void ApiServer::Impl::Create(Call& c) {
   auto parsed = DecodeWriteBody(*c.req);
   if (!parsed.ok()) return ReplyError(*c.res, parsed.status());
   std::unique_ptr<JsonDoc> obj = std::move(*parsed);
+  // The storage layer (etcd3 store.Create) refuses an object that carries a
+  // resourceVersion other than 0, after validation and admission; a dry run
+  // never reaches it. Nothing converts that error to an API status, so it is
+  // answered as a 500 without a reason (responsewriters.ErrorToAPIStatus).
+  const std::string body_rv = obj->IsObject() ? StringAt(*obj, "metadata.resourceVersion") : "";
+  char* rv_end = nullptr;
+  const unsigned long long rv_value = strtoull(body_rv.c_str(), &rv_end, 10);
+  const bool rv_set = !body_rv.empty() && *rv_end == '\0' &&
+                      isdigit(static_cast<unsigned char>(body_rv[0])) && rv_value != 0;
   for (int attempt = 0;; ++attempt) {
     base::Status st = PrepareForCreate(c, *obj);
     if (!st.ok()) return ReplyError(*c.res, st);
@@ -1186,6 +1331,9 @@ void ApiServer::Impl::Create(Call& c) {
     st = Admit(c, "CREATE", obj.get(), nullptr, *dry, &opts);
     if (!st.ok()) return ReplyError(*c.res, st);
     if (*dry) return Reply(c, 201, ToJson(*obj));
+    if (rv_set)
+      return ReplyError(
+          *c.res, ApiErr(500, "", "resourceVersion should not be set on objects to be created"));
     auto copy = std::make_unique<JsonDoc>();
     copy->CopyFrom(*obj, copy->GetAllocator());
     ToStorageVersion(*copy, *c.type);
@@ -1211,9 +1359,18 @@ base::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
   auto merged = std::make_unique<JsonDoc>();
   auto& a = merged->GetAllocator();
   const bool status_only = c.sub == "status";
+  if (!next->IsObject())
+    return ApiErr(400, "BadRequest", "the body of the request is not a JSON object");
+  base::Status decoded = DecodeBuiltinObject(c, *next);
+  if (!decoded.ok()) return decoded;
   if (status_only) {
     merged->CopyFrom(*cur, a);
     CopyMember(*next, *merged, "status", a);
+    // The status strategy validates (and the decoder prunes) the whole new
+    // object against the schema, as a main-resource write does; only status
+    // can differ from what is stored.
+    base::Status st = ValidateCustom(c, *merged, c.name);
+    if (!st.ok()) return st;
   } else {
     merged->CopyFrom(*next, a);
     if (!merged->IsObject()) return ApiErr(400, "BadRequest", "the body of the request is not a JSON object");
@@ -1225,7 +1382,10 @@ base::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
     }
     meta.RemoveMember("managedFields");
     if (c.type->has_status) CopyMember(*cur, *merged, "status", a);
-    if (c.type->kind == "Namespace") CopyMember(*cur, *merged, "status", a);
+    if (c.type->kind == "Namespace") {
+      CopyMember(*cur, *merged, "status", a);
+      SetString(EnsureObject(meta, "labels", a), kNamespaceNameLabel, c.name, a);
+    }
     if (!StringAt(*cur, "metadata.deletionTimestamp").empty()) {
       std::set<std::string> before = Finalizers(*cur);
       for (const auto& f : Finalizers(*merged)) {
@@ -1245,6 +1405,11 @@ base::StatusOr<DocPtr> ApiServer::Impl::CommitUpdate(Call& c, const DocPtr& cur,
     }
     base::Status st = ValidateCustom(c, *merged, c.name);
     if (!st.ok()) return st;
+  }
+  if (c.type->builtin) {
+    if (auto errs = ValidateBuiltin(c.type->group, c.type->kind, *merged); !errs.empty()) {
+      return ToInvalidStatus(errs, c.type->group, c.type->kind, c.name);
+    }
   }
   ToStorageVersion(*merged, *c.type);
   if (Member(*cur, "metadata") && Member(*Member(*cur, "metadata"), "generation") && SpecPart(*merged) != SpecPart(*cur)) {
@@ -1451,19 +1616,25 @@ void ApiServer::Impl::Delete(Call& c) {
   auto old_obj = AsVersion(*cur, *c.type);
   base::Status st = Admit(c, "DELETE", nullptr, old_obj.get(), *dry, &opts);
   if (!st.ok()) return ReplyError(*c.res, st);
-  if (*dry) return Reply(c, 200, ToJson(*old_obj));
-
   const bool is_ns = c.type->kind == "Namespace" && c.type->group.empty();
+  if (*dry) {
+    // What the write would answer, without it.
+    if (is_ns || HasFinalizers(*cur)) {
+      if (!is_ns) MarkDeleting(*old_obj, old_obj->GetAllocator(), Now());
+      return Reply(c, 200, ToJson(*old_obj));
+    }
+    return Reply(
+        c, 200,
+        ReturnsDeletedObject(*c.type) ? ToJson(*old_obj) : DeletedStatus(*c.type, *old_obj));
+  }
+
   if (is_ns || HasFinalizers(*cur)) {
     DocPtr marked = cur;
     if (StringAt(*cur, "metadata.deletionTimestamp").empty()) {
       auto next = std::make_unique<JsonDoc>();
       next->CopyFrom(*cur, next->GetAllocator());
       auto& a = next->GetAllocator();
-      Json& meta = EnsureObject(*next, "metadata", a);
-      SetString(meta, "deletionTimestamp", Now(), a);
-      meta.RemoveMember("deletionGracePeriodSeconds");
-      meta.AddMember("deletionGracePeriodSeconds", 0, a);
+      MarkDeleting(*next, a, Now());
       if (is_ns) SetString(EnsureObject(*next, "status", a), "phase", "Terminating", a);
       auto r = store->Put(Gr(*c.type), ns, c.name, std::move(next), RvOf(*cur));
       if (!r.ok()) return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
@@ -1480,7 +1651,7 @@ void ApiServer::Impl::Delete(Call& c) {
             if (!StringAt(*d, "metadata.deletionTimestamp").empty()) continue;
             auto next = std::make_unique<JsonDoc>();
             next->CopyFrom(*d, next->GetAllocator());
-            SetString(EnsureObject(*next, "metadata", next->GetAllocator()), "deletionTimestamp", Now(), next->GetAllocator());
+            MarkDeleting(*next, next->GetAllocator(), Now());
             auto r = store->Put(Gr(*t), c.name, name, std::move(next), RvOf(*d));
             (void)r;  // a concurrent writer wins; the namespace stays Terminating until it is empty
           } else {
@@ -1508,7 +1679,8 @@ void ApiServer::Impl::Delete(Call& c) {
     if (r.status().code() == base::Code::kNotFound) return ReplyError(*c.res, NotFoundErr(*c.type, c.name));
     return ReplyError(*c.res, ConflictErr(*c.type, c.name, kModified));
   }
-  Reply(c, 200, ToJson(*AsVersion(**r, *c.type)));
+  auto gone = AsVersion(**r, *c.type);
+  Reply(c, 200, ReturnsDeletedObject(*c.type) ? ToJson(*gone) : DeletedStatus(*c.type, *gone));
 }
 
 void ApiServer::Impl::DeleteCollection(Call& c) {
@@ -1534,7 +1706,7 @@ void ApiServer::Impl::DeleteCollection(Call& c) {
       if (!StringAt(*d, "metadata.deletionTimestamp").empty()) continue;
       auto next = std::make_unique<JsonDoc>();
       next->CopyFrom(*d, next->GetAllocator());
-      SetString(EnsureObject(*next, "metadata", next->GetAllocator()), "deletionTimestamp", Now(), next->GetAllocator());
+      MarkDeleting(*next, next->GetAllocator(), Now());
       auto r = store->Put(Gr(*c.type), one.ns, one.name, std::move(next), RvOf(*d));
       (void)r;
     } else {

@@ -63,9 +63,13 @@ base::Status Store::Replay() {
       all.push_back(std::move(ev));
     }
   }
-  for (const auto& ev : all) {
+  for (auto& ev : all) {
     rv_ = std::max(rv_, ev.rv);
     std::string k = Key(ev.gr, ev.ns, ev.name);
+    // The log keeps only the state after each change; the state before a
+    // MODIFIED is the object as replayed so far.
+    if (auto prev = objects_.find(k); ev.type == "MODIFIED" && prev != objects_.end())
+      ev.previous = prev->second.doc;
     if (ev.type == "DELETED") {
       objects_.erase(k);
     } else {
@@ -86,7 +90,8 @@ base::Status Store::Replay() {
     if (e.rv >= window_start) continue;
     size_t a = k.find('\x1f');
     size_t b = k.find('\x1f', a + 1);
-    StoreEvent snap{e.rv, "SNAP", k.substr(0, a), k.substr(a + 1, b - a - 1), k.substr(b + 1), e.doc};
+    StoreEvent snap{e.rv,  "SNAP", k.substr(0, a), k.substr(a + 1, b - a - 1), k.substr(b + 1),
+                    e.doc, nullptr};
     AppendLocked(snap);
   }
   for (const auto& ev : events_) AppendLocked(ev);
@@ -168,11 +173,12 @@ base::StatusOr<DocPtr> Store::Put(const std::string& gr, const std::string& ns,
     }
   }
   const bool existed = it != objects_.end();
+  DocPtr previous = existed ? it->second.doc : nullptr;
   ++rv_;
   SetRv(*doc, rv_);
   DocPtr stored(doc.release());
   objects_[k] = Entry{rv_, stored};
-  RecordLocked(StoreEvent{rv_, existed ? "MODIFIED" : "ADDED", gr, ns, name, stored});
+  RecordLocked(StoreEvent{rv_, existed ? "MODIFIED" : "ADDED", gr, ns, name, stored, previous});
   return stored;
 }
 
@@ -187,7 +193,7 @@ base::StatusOr<DocPtr> Store::Remove(const std::string& gr, const std::string& n
   last->CopyFrom(*it->second.doc, last->GetAllocator());
   SetRv(*last, rv_);
   objects_.erase(it);
-  RecordLocked(StoreEvent{rv_, "DELETED", gr, ns, name, last});
+  RecordLocked(StoreEvent{rv_, "DELETED", gr, ns, name, last, nullptr});
   return DocPtr(last);
 }
 

@@ -35,6 +35,7 @@ struct StoreEvent {
   std::string ns;
   std::string name;
   DocPtr object;     // the object after the change (for DELETED: its last state)
+  DocPtr previous;   // MODIFIED: the object before the change; null otherwise
 };
 
 class Store {

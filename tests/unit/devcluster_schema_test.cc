@@ -110,6 +110,47 @@ TEST_CASE("schema validation reports kube-apiserver's field errors", "[devcluste
   }
 }
 
+TEST_CASE("date-time and date formats are checked as kube-openapi's strfmt does",
+          "[devcluster][schema]") {
+  JsonDoc schema =
+      ParseSchemaJson(R"({"type":"object","properties":{"status":{"type":"object","properties":{
+    "at":{"type":"string","format":"date-time","nullable":true},"day":{"type":"string","format":"date"},
+    "n":{"type":"integer","format":"int64"}}}}})");
+  struct Case {
+    std::string status;
+    std::vector<std::string> errors;
+  };
+  const std::vector<Case> cases = {
+      {R"({"at":"2026-12-03T10:00:00Z"})", {}},
+      {R"({"at":"2026-12-03T10:00:00.123456+01:00"})", {}},
+      {R"({"at":"2026-12-03t10:00:00z"})", {}},
+      {R"({"at":null})", {}},
+      {R"({"at":"yesterday"})",
+       {R"(status.at: Invalid value: "yesterday": status.at in body must be of type date-time: "yesterday")"}},
+      {R"({"at":"2026-12-03 10:00:00Z"})",
+       {R"(status.at: Invalid value: "2026-12-03 10:00:00Z": status.at in body must be of type date-time: "2026-12-03 10:00:00Z")"}},
+      {R"({"at":"2026-12-03T24:00:00Z"})",
+       {R"(status.at: Invalid value: "2026-12-03T24:00:00Z": status.at in body must be of type date-time: "2026-12-03T24:00:00Z")"}},
+      {R"({"at":"2026-02-30T10:00:00Z"})",
+       {R"(status.at: Invalid value: "2026-02-30T10:00:00Z": status.at in body must be of type date-time: "2026-02-30T10:00:00Z")"}},
+      {R"({"day":"2026-12-03"})", {}},
+      {R"({"day":"2026-13-03"})",
+       {R"(status.day: Invalid value: "2026-13-03": status.day in body must be of type date: "2026-13-03")"}},
+      {R"({"n":5})", {}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.status);
+    JsonDoc obj = ParseSchemaJson(std::string(R"({"apiVersion":"x/v1","kind":"K","status":)") +
+                                  c.status + "}");
+    SchemaResult r = ValidateAndPrune(obj, schema, obj.GetAllocator(), true);
+    CHECK(Errors(r) == c.errors);
+  }
+  JsonDoc obj = ParseSchemaJson(R"({"status":{"at":"nope"}})");
+  SchemaResult r = ValidateAndPrune(obj, schema, obj.GetAllocator(), true);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].type == "FieldValueTypeInvalid");
+}
+
 TEST_CASE("schema walk applies defaults and drops non-nullable nulls", "[devcluster][schema]") {
   JsonDoc schema = ParseSchemaJson(kSchema);
   JsonDoc obj = ParseSchemaJson(R"({"spec":{"replicas":1,"name":null,"opt":null}})");

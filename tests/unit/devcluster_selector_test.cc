@@ -237,3 +237,29 @@ TEST_CASE("GoQuote quotes like Go's %q", "[devcluster][selector]") {
 
 }  // namespace
 }  // namespace devcluster
+
+namespace devcluster {
+namespace {
+
+TEST_CASE("a selective watch sends ADDED on entering, DELETED on leaving, nothing outside",
+          "[devcluster][selector]") {
+  struct Case {
+    bool before, now;
+    std::optional<WatchEventType> sent;
+  };
+  const std::vector<Case> cases = {
+      {false, true, WatchEventType::kAdded},    // created matching, or modified into the selection
+      {true, true, WatchEventType::kModified},  // stays selected
+      {true, false, WatchEventType::kDeleted},  // deleted, or modified out of the selection
+      {false, false, std::nullopt},             // never selected
+  };
+  for (const auto& c : cases) {
+    INFO(c.before << " -> " << c.now);
+    CHECK(SelectedWatchEvent(c.before, c.now) == c.sent);
+  }
+  CHECK(std::string(WatchEventTypeName(WatchEventType::kDeleted)) == "DELETED");
+  CHECK(std::string(WatchEventTypeName(WatchEventType::kAdded)) == "ADDED");
+}
+
+}  // namespace
+}  // namespace devcluster
