@@ -82,11 +82,13 @@ check_settings() {
   [[ $LOG_LEVEL =~ ^[1-4]$ ]] || die "KM_E2E_LOG_LEVEL must be 1..4, got '$LOG_LEVEL'"
   local n
   for n in "${NODES[@]}"; do
-    [[ ${PORT[$n]} =~ ^[0-9]+$ ]] && ((PORT[$n] > 0 && PORT[$n] < 65536)) ||
+    if ! [[ ${PORT[$n]} =~ ^[0-9]+$ ]] || ((PORT[$n] < 1 || PORT[$n] > 65535)); then
       die "$n: libvirtd port must be 1..65535, got '${PORT[$n]}'"
-    [[ ${MIGRATION_PORTS[$n]} =~ ^([0-9]+)-([0-9]+)$ ]] &&
-      ((BASH_REMATCH[1] > 0 && BASH_REMATCH[1] <= BASH_REMATCH[2] && BASH_REMATCH[2] < 65536)) ||
-      die "$n: migration ports must be MIN-MAX, got '${MIGRATION_PORTS[$n]}'"
+    fi
+    if ! [[ ${MIGRATION_PORTS[$n]} =~ ^([0-9]+)-([0-9]+)$ ]] ||
+      ((BASH_REMATCH[1] < 1 || BASH_REMATCH[1] > BASH_REMATCH[2] || BASH_REMATCH[2] > 65535)); then
+      die "$n: migration ports must be MIN-MAX within 1..65535, got '${MIGRATION_PORTS[$n]}'"
+    fi
   done
   [[ ${PORT[node01]} != "${PORT[node02]}" ]] || die "node01 and node02 need different ports"
   local a1=${MIGRATION_PORTS[node01]%-*} b1=${MIGRATION_PORTS[node01]#*-}
@@ -361,15 +363,26 @@ case $cmd in
     for n in "${NODES[@]}"; do start_node "$n"; done
     for n in "${NODES[@]}"; do wait_node "$n"; done
     if [[ -n $CAPS_CACHE ]]; then
-      mkdir -p "$CAPS_CACHE" && cp "$STATE_DIR"/node01/cache/qemu/capabilities/*.xml "$CAPS_CACHE/" 2>/dev/null ||
+      if ! { mkdir -p "$CAPS_CACHE" &&
+        cp "$STATE_DIR"/node01/cache/qemu/capabilities/*.xml "$CAPS_CACHE/"; } 2>/dev/null; then
         log "could not save the capabilities cache in $CAPS_CACHE"
+      fi
     fi
     write_env
+    # shellcheck disable=SC2034 # read by the EXIT trap
     up_done=1
     ;;
   down)
     ((EUID == 0)) || die "must run as root"
-    for n in "${NODES[@]}"; do stop_node "$n"; done
+    # Both at once: libvirtd takes about 2 s to exit on SIGTERM.
+    pids=()
+    for n in "${NODES[@]}"; do
+      stop_node "$n" &
+      pids+=($!)
+    done
+    rc=0
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    ((rc == 0)) || die "some processes could not be stopped (see above)"
     rm -f "$STATE_DIR/nodes.env"
     log "down (state kept in $STATE_DIR)"
     ;;
