@@ -15,6 +15,12 @@ PACKAGES=(
   jq python3-yaml nginx-light wrk
   # the libFuzzer run of tests/fuzz/run.sh (clang's fuzzer runtime)
   clang libclang-rt-14-dev
+  # end-to-end tests (tests/e2e): two libvirt daemons as two nodes (libvirtd, its QEMU driver,
+  # virsh), QEMU to run the guests (TCG), the guest's kernel and virtio_blk module
+  # (linux-image-cloud-amd64), cpio + gzip for its initramfs, unshare/nsenter/mount for the
+  # nodes' mount namespaces
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  linux-image-cloud-amd64 cpio gzip util-linux mount
 )
 
 missing=()
