@@ -33,23 +33,66 @@ std::string Secs(MonitorTime::duration d) {
   return std::to_string(duration_cast<seconds>(d).count()) + " s";
 }
 
-// "1.2 GiB still to copy (lowest 1.0 GiB, pass 7)", or what is known.
+// "1.2 GiB still to copy (pass 7; passes stopped shrinking at 1.0 GiB)", or
+// what is known.
 std::string Remaining(const JobStats& s, const MonitorState& st) {
   if (!HasFigures(s)) {
-    return st.has_watermark ? FormatBytes(st.lowest_remaining) + " still to copy at the last report"
-                            : "no data copied yet";
+    return st.has_figures ? FormatBytes(st.pass_lowest) + " still to copy at the last report"
+                          : "no data copied yet";
   }
   std::string out = FormatBytes(s.data_remaining) + " still to copy";
-  std::string extra;
-  if (st.has_watermark && st.lowest_remaining < s.data_remaining) {
-    extra = "lowest " + FormatBytes(st.lowest_remaining);
-  }
   if (s.memory_iteration > 0) {
-    if (!extra.empty()) extra += ", ";
-    extra += "pass " + std::to_string(s.memory_iteration);
+    out += " (pass " + std::to_string(s.memory_iteration);
+    if (!st.pass_headway && st.has_best_start) {
+      out += "; passes stopped shrinking at " + FormatBytes(st.best_start);
+    }
+    out += ")";
   }
-  if (!extra.empty()) out += " (" + extra + ")";
   return out;
+}
+
+// Folds this poll's figures into the progress state (see monitor.h).
+void Observe(MonitorState& st, const JobStats& s, MonitorTime now) {
+  if (!HasFigures(s)) return;
+  const uint64_t remaining = s.data_remaining;
+  const uint64_t pass = s.memory_iteration;
+  if (!st.has_figures) {
+    st.has_figures = true;
+    st.pass = pass;
+    st.pass_headway = true;
+    st.pass_lowest = remaining;
+    st.last_progress = now;
+    if (pass >= 2) {  // adopted mid-way (an engine restart): start from here
+      st.has_best_start = true;
+      st.best_start = remaining;
+    }
+    return;
+  }
+  if (pass > st.pass) {  // a new pass; its first figure is not progress
+    st.pass = pass;
+    st.pass_lowest = remaining;
+    if (pass < 2) {  // the memory phase begins (after a block migration's disks)
+      st.pass_headway = true;
+      return;
+    }
+    if (!st.has_best_start) {
+      st.pass_headway = true;
+    } else {
+      const auto by_share =
+          static_cast<uint64_t>(static_cast<double>(st.best_start) * kPassShrinkMargin);
+      const uint64_t margin = std::max(by_share, s.memory_bps / 2);
+      st.pass_headway = margin < st.best_start && remaining <= st.best_start - margin;
+    }
+    if (st.pass_headway) {
+      st.has_best_start = true;
+      st.best_start = remaining;
+    }
+    return;
+  }
+  if (remaining < st.pass_lowest) {
+    st.pass_lowest = remaining;
+    if (st.pass_headway) st.last_progress = now;
+  }
 }
 
 MonitorDecision Abort(MonitorDecision d, AbortReason reason, std::string message) {
@@ -125,13 +168,9 @@ MonitorDecision Decide(const MonitorInput& in) {
   // 1. Nothing to steer once the job is over.
   if (JobEnded(stats.type)) return d;
 
-  // The watermark moves before any check: a poll that shows progress is not
-  // a poll without progress, even at the very deadline.
-  if (HasFigures(stats) && (!st.has_watermark || stats.data_remaining < st.lowest_remaining)) {
-    st.has_watermark = true;
-    st.lowest_remaining = stats.data_remaining;
-    st.last_progress = in.now;
-  }
+  // Progress is noted before any check: a poll that shows progress is not a
+  // poll without progress, even at the very deadline.
+  Observe(st, stats, in.now);
 
   if (cfg.allow_auto_converge && stats.auto_converge_throttle > 0) {
     d.throttle_percent = stats.auto_converge_throttle;

@@ -8,13 +8,31 @@
 //   completion timeout  abort once now − state.start ≥ settings.completion_timeout
 //                       (completionTimeoutPerGiB × ceil(bytes to copy / GiB)).
 //   progress timeout    abort once now − state.last_progress ≥ settings.progress_timeout,
-//                       where progress = data_remaining falls below the lowest value
-//                       seen in this migration (the watermark). A rise (a new pre-copy
-//                       pass re-counting dirtied pages) never counts as progress, so a
-//                       pre-copy that cycles without getting lower times out.
+//                       where progress = data_remaining reaching a new low within a
+//                       pre-copy pass that makes headway (below). A rise (a new pass
+//                       re-counting dirtied pages) is never progress.
+//
+//   Why not "the lowest data_remaining ever seen": QEMU re-counts the dirtied pages
+//   (syncs its dirty bitmap) only when a pass has drained down to what fits in the
+//   allowed downtime, so every pass, converging or not, ends at about the same low,
+//   and after the first pass that watermark moves only with the sampling noise of
+//   the polls: a cycling pre-copy would time out at a random moment, and a large
+//   guest whose passes take minutes each would time out while converging. What
+//   tells them apart is what each pass starts with. So a pass makes headway when it
+//   is pass 1 (or the job reports no pass numbers), or when its first figure is
+//   below the start of the last headway pass ≥ 2 by kPassShrinkMargin (10 %) and by
+//   at least half a second of transfer (memory_bps / 2, the polls' sampling noise);
+//   the first pass ≥ 2 seen always makes headway. A pre-copy whose passes stop
+//   shrinking thus times out progressTimeout after its last headway pass stopped
+//   draining, deterministically. (KubeVirt now counts any fall between two polls
+//   as progress, so its progress timeout catches only a hung transfer and leaves
+//   a cycling pre-copy to the completion timeout; Nova deprecated its progress
+//   timeout for the false aborts of the lowest-ever watermark.)
+//
 //   Both fire at exactly T (≥, not >): called every poll interval P they fire
-//   within [T, T + P]. Zero disables either. Polls without job figures (no job
-//   yet, data_total 0) never count as progress: a setup that hangs times out too.
+//   within [T, T + P]. Zero disables either. The first figures of a migration
+//   count as progress; polls without figures (no job yet, data_total 0) never
+//   do: a setup that hangs times out too.
 //
 // Precedence, first match wins:
 //   1. The job has ended (kCompleted/kFailed/kCancelled): Continue; Migrate()
@@ -32,16 +50,16 @@
 //   4. Cancel requested (the VMIM was deleted): Abort(kCancelled).
 //   5. Completion timeout: Abort(kCompletionTimeout). Also with allowPostCopy:
 //      design.md §2 says abort, and post-copy normally started long before
-//      (rule 6). (KubeVirt instead switches to post-copy at this point.)
+//      (rule 7). (KubeVirt instead switches to post-copy at this point.)
 //   6. Progress timeout: Abort(kProgressTimeout).
 //   7. Post-copy, once per migration, when allowPostCopy, the first pre-copy
 //      pass is done (memory_iteration ≥ 2: before that every page would fault
-//      across the network) and pre-copy is not converging, i.e. no new
-//      watermark for either (a) the downtime ramp's whole length plus one more
-//      step (the cheap remedy is exhausted: 10 × 2.5 s + 2.5 s = 27.5 s by
-//      default), or (b) half the progress timeout, whichever comes first.
-//   8. Downtime ramp: after the first pass, each ramp.step_after without a new
-//      watermark (counted from the later of the last new watermark and the last
+//      across the network) and pre-copy is not converging, i.e. no progress for
+//      either (a) the downtime ramp's whole length plus one more step (the
+//      cheap remedy is exhausted: 10 × 2.5 s + 2.5 s = 27.5 s by default), or
+//      (b) half the progress timeout, whichever comes first.
+//   8. Downtime ramp: after the first pass, each ramp.step_after without
+//      progress (counted from the later of the last progress and the last
 //      step) raises the allowed downtime one step; see DowntimeRamp.
 //   9. Continue. decision.note reports auto-converge throttling when QEMU
 //      applies it (VIR_MIGRATE_AUTO_CONVERGE: the throttling itself happens in
@@ -121,14 +139,21 @@ struct MonitorSettings {
 MonitorSettings SettingsFor(const api::MigrationConfig& config, int64_t bytes_to_copy,
                             DowntimeRamp downtime = {});
 
+// How much lower than the last headway pass a pass must start to make headway.
+inline constexpr double kPassShrinkMargin = 0.10;
+
 // The monitor's memory between polls. Start one with MonitorState::Begin.
 struct MonitorState {
   MonitorTime start{};  // when the migration was started (Migrate() called)
 
-  // Progress watermark: the lowest data_remaining seen, and when it was set
-  // (start until the first figure arrives).
-  bool has_watermark = false;
-  uint64_t lowest_remaining = 0;
+  // Progress (see the header comment). last_progress is start until the
+  // first figures arrive.
+  bool has_figures = false;
+  uint64_t pass = 0;         // memory_iteration of the current pass
+  bool pass_headway = true;  // the current pass makes headway
+  uint64_t pass_lowest = 0;  // the lowest data_remaining in the current pass
+  bool has_best_start = false;
+  uint64_t best_start = 0;  // what the last headway pass ≥ 2 started with
   MonitorTime last_progress{};
 
   int downtime_step = 0;       // the ramp step in force (0: initial_ms)
@@ -158,7 +183,8 @@ struct MonitorDecision {
   MonitorAction action = MonitorAction::kContinue;
   AbortReason abort_reason = AbortReason::kNone;  // kAbort only
   // For people: kAbort → the failure reason with its figures, e.g.
-  // "no progress for 150 s: 1.2 GiB still to copy (lowest 1.0 GiB, pass 7)";
+  // "no progress for 150 s: 1.2 GiB still to copy (pass 7; passes stopped
+  // shrinking at 1.0 GiB)";
   // kRaiseMaxDowntime / kSwitchToPostCopy → why (for a log line or event);
   // kContinue → empty, or why a cancel was refused.
   std::string message;
