@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,19 @@ class Clock {
   virtual std::chrono::system_clock::time_point WallNow() = 0;
   // Blocks the calling thread for `d` (a fake clock advances instead).
   virtual void SleepFor(std::chrono::nanoseconds d) = 0;
+
+  // For code that waits on a condition variable until a deadline on this
+  // clock (kube::WorkQueue): it waits for the real duration left, which is
+  // right for the real clock, and registers `fn` so that a clock whose time
+  // jumps (a fake) can wake it to re-check Now(). `fn` is called after each
+  // jump, on the thread that moved the time, without the clock's own lock
+  // held; it must not add or remove listeners. The real clock never calls it
+  // and returns 0. RemoveTimeListener returns once no call of `fn` is running.
+  virtual int AddTimeListener(std::function<void()> fn) {
+    (void)fn;
+    return 0;
+  }
+  virtual void RemoveTimeListener(int id) { (void)id; }
 };
 
 // The process-wide real clock; never null, never destroyed.
