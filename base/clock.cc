@@ -97,4 +97,15 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string FormatRfc3339Micro(std::chrono::system_clock::time_point t) {
+  auto since_epoch = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
+  auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  long long micros = (since_epoch - seconds).count();
+  std::string whole = FormatRfc3339(std::chrono::system_clock::time_point(seconds));
+  char frac[32];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", micros);
+  whole.pop_back();  // the 'Z'
+  return whole + frac;
+}
+
 }  // namespace base

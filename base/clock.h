@@ -45,5 +45,8 @@ Clock* RealClock();
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s);
 // "2026-11-25T19:18:00Z" (whole seconds, UTC), the form of metav1.Time.
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+// "2026-11-25T19:18:00.123456Z" (microseconds, UTC), the form of metav1.MicroTime
+// (a Lease's acquireTime and renewTime).
+std::string FormatRfc3339Micro(std::chrono::system_clock::time_point t);
 
 }  // namespace base

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "kube/api.h"
 #include "kube/config.h"
 #include "kube/object.h"
 #include "kube/transport.h"
@@ -91,7 +92,7 @@ struct WatchOptions {
   int timeout_seconds = 0;  // server-side timeout; 0 = the server's default
 };
 
-class Client {
+class Client final : public Api {
  public:
   // The clock drives rate limiting, retries and credential expiry; it must
   // outlive the client.
@@ -106,25 +107,25 @@ class Client {
   void SetWarningHandler(std::function<void(const std::string&)> handler);
 
   base::StatusOr<Object> Get(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                             std::string_view subresource = "");
+                             std::string_view subresource = "") override;
   base::StatusOr<ObjectList> List(const ResourceRef& ref, std::string_view ns,
                                   const ListOptions& options = {});
   // `body` is the object's JSON; metadata.generateName is honoured by the
   // server when metadata.name is empty.
   base::StatusOr<Object> Create(const ResourceRef& ref, std::string_view ns, std::string_view body,
-                                const CreateOptions& options = {});
+                                const CreateOptions& options = {}) override;
   // PUT of the whole object (or subresource); metadata.resourceVersion in the
   // body makes it conditional (Aborted on conflict).
   base::StatusOr<Object> Update(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                                std::string_view body, const UpdateOptions& options = {});
+                                std::string_view body, const UpdateOptions& options = {}) override;
   base::StatusOr<Object> Update(const ResourceRef& ref, const Object& obj,
                                 const UpdateOptions& options = {});
   base::StatusOr<Object> Patch(const ResourceRef& ref, std::string_view ns, std::string_view name,
                                PatchType type, std::string_view patch,
-                               const PatchOptions& options = {});
+                               const PatchOptions& options = {}) override;
   // Ok when the object is gone or marked for deletion (finalizers pending).
   base::Status Delete(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                      const DeleteOptions& options = {});
+                      const DeleteOptions& options = {}) override;
   // Starts a watch; blocks until the server accepted it. An expired
   // resource_version fails here with OutOfRange (HTTP 410) or arrives as an
   // ERROR event with an OutOfRange status.
