@@ -178,6 +178,9 @@ class Hypervisor {
   virtual base::Status Migrate(const std::string& name, const MigrateParams& params) = 0;
   // The running job's statistics, or with `completed` those of the last finished
   // job (kept by libvirt until read or the next job). kNone when there is no job.
+  // A cancelled migration leaves no completed statistics on the source (libvirt
+  // 9.0); a successful one leaves them on the target, and the source's come with
+  // the kJobCompleted event.
   virtual base::StatusOr<JobStats> GetJobStats(const std::string& name, bool completed) = 0;
   // Cancels the running job (virDomainAbortJob); Migrate() then returns Aborted.
   // NotFound when the domain has no job (yet or any more).
