@@ -1,0 +1,197 @@
+// migration-engine: the per-node daemon (design.md §4.2, §4.3).
+//
+// This first increment registers the node and stays healthy: it checks its
+// flags (every problem at once, exit 2), connects to the local libvirt daemon
+// and to the API server (exit 1 on failure), keeps the node's Lease renewed
+// with the advertised libvirt URI, migration address and free memory, and
+// serves /healthz, /readyz and /metrics. SIGTERM or SIGINT stops it (exit 0).
+#include <httplib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/flags.h"
+#include "base/log.h"
+#include "base/prometheus.h"
+#include "base/signals.h"
+#include "engine/flags.h"
+#include "engine/heartbeat.h"
+#include "engine/libvirt_hypervisor.h"
+#include "kube/client.h"
+#include "kube/config.h"
+
+namespace {
+
+std::optional<uint64_t> HostMemAvailable() {
+  std::ifstream in("/proc/meminfo");
+  std::stringstream text;
+  text << in.rdbuf();
+  return engine::ParseMemAvailable(text.str());
+}
+
+// One small HTTP server on its own thread (cpp-httplib; a handful of
+// scrapes and probes a minute need nothing more).
+class Endpoint {
+ public:
+  // Binds now, so that a busy port fails start-up with its reason.
+  static base::StatusOr<std::unique_ptr<Endpoint>> Create(const std::string& address, int port) {
+    auto e = std::unique_ptr<Endpoint>(new Endpoint());
+    e->server_.set_tcp_nodelay(true);
+    e->server_.set_read_timeout(5, 0);
+    e->server_.set_write_timeout(5, 0);
+    int bound = port == 0 ? e->server_.bind_to_any_port(address)
+                          : (e->server_.bind_to_port(address, port) ? port : -1);
+    if (bound < 0) {
+      return base::Unavailable("cannot listen on " + address + ":" + std::to_string(port));
+    }
+    e->port_ = bound;
+    return e;
+  }
+  ~Endpoint() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  httplib::Server& server() { return server_; }
+  int port() const { return port_; }
+  void Start() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+
+ private:
+  Endpoint() = default;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+int Run(int argc, char** argv) {
+  auto flags = engine::ParseFlags(std::vector<std::string>(argv + 1, argv + argc),
+                                  access("/dev/kvm", R_OK | W_OK) == 0);
+  if (!flags.ok()) {
+    std::cerr << base::PrefixLines("migration-engine: ", flags.status().message()) << "\n"
+              << engine::Usage();
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << engine::Usage();
+    return 0;
+  }
+  base::log::Init(flags->log);
+  base::BlockStopSignals();
+
+  // Every start-up problem is reported before exiting.
+  std::vector<std::string> problems;
+  kube::KubeconfigOptions kopts;
+  kopts.explicit_path = flags->kubeconfig;
+  auto config = kube::DefaultConfig(kopts);
+  std::unique_ptr<kube::Client> client;
+  if (!config.ok()) {
+    problems.push_back("client configuration: " + config.status().message());
+  } else {
+    config->user_agent = "migration-engine/" + flags->node_name;
+    auto c = kube::Client::Create(*config);
+    if (c.ok()) {
+      client = std::move(c).value();
+    } else {
+      problems.push_back("client: " + c.status().message());
+    }
+  }
+  engine::LibvirtHypervisor::Options hopts;
+  hopts.uri = flags->libvirt_uri;
+  auto hypervisor = engine::LibvirtHypervisor::Create(hopts);
+  if (!hypervisor.ok()) {
+    problems.push_back("libvirt " + flags->libvirt_uri + ": " + hypervisor.status().ToString());
+  }
+  auto health = Endpoint::Create(flags->bind_address, flags->healthz_port);
+  if (!health.ok()) problems.push_back("/healthz: " + health.status().message());
+  auto metrics = Endpoint::Create(flags->bind_address, flags->metrics_port);
+  if (!metrics.ok()) problems.push_back("/metrics: " + metrics.status().message());
+  if (!problems.empty()) {
+    for (const std::string& p : problems) base::log::Error("cannot start", {{"problem", p}});
+    return 1;
+  }
+  engine::LibvirtHypervisor* hv = hypervisor->get();
+  hv->SetEventHandler([](const engine::DomainEvent& e) {
+    if (e.kind == engine::DomainEvent::Kind::kConnectionLost) {
+      base::log::Warning("libvirt connection lost; reconnecting");
+    } else if (e.kind == engine::DomainEvent::Kind::kConnectionRestored) {
+      base::log::Info("libvirt connection restored");
+    }
+  });
+
+  engine::NodeHeartbeat::Options lopts;
+  lopts.ns = flags->kubevirt_namespace;
+  lopts.registration.node_name = flags->node_name;
+  lopts.registration.libvirt_uri = flags->advertise_libvirt_uri;
+  lopts.registration.migration_address = flags->migration_address;
+  lopts.registration.lease_duration_seconds = flags->lease_duration_seconds;
+  // A third of the duration: two renewals may fail before the node looks gone.
+  lopts.interval = std::chrono::milliseconds(flags->lease_duration_seconds * 1000 / 3);
+  lopts.free_memory = HostMemAvailable;
+  engine::NodeHeartbeat heartbeat(client.get(), base::RealClock(), lopts);
+
+  (*health)->server().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  (*health)->server().Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
+    std::string why;
+    if (!hv->Connected()) why += "libvirt: not connected\n";
+    if (!heartbeat.Healthy()) why += "node lease: not renewed within its duration\n";
+    res.status = why.empty() ? 200 : 503;
+    res.set_content(why.empty() ? "ok\n" : why, "text/plain");
+  });
+  (*metrics)->server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    base::prom::TextWriter w;
+    w.Family("migration_engine_libvirt_connected", "gauge",
+             "1 while the connection to the local libvirt daemon is up.");
+    w.Sample("migration_engine_libvirt_connected", {}, uint64_t{hv->Connected() ? 1u : 0u});
+    w.Family("migration_engine_lease_renewals_total", "counter",
+             "Successful renewals of this node's Lease.");
+    w.Sample("migration_engine_lease_renewals_total", {}, heartbeat.renewals());
+    w.Family("migration_engine_lease_renewal_failures_total", "counter",
+             "Failed renewals of this node's Lease (each is logged).");
+    w.Sample("migration_engine_lease_renewal_failures_total", {}, heartbeat.failures());
+    res.set_content(w.Take(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  (*health)->Start();
+  (*metrics)->Start();
+  heartbeat.Start();
+
+  // The ports on stdout are what scripts wait for (tests start it with port 0).
+  std::cout << "migration-engine " << flags->node_name << " healthz " << (*health)->port()
+            << " metrics " << (*metrics)->port() << std::endl;
+  base::log::Info("started", {{"node", flags->node_name},
+                              {"libvirt_uri", flags->libvirt_uri},
+                              {"advertise_libvirt_uri", flags->advertise_libvirt_uri},
+                              {"domain_type", flags->domain_type},
+                              {"healthz_port", (*health)->port()},
+                              {"metrics_port", (*metrics)->port()}});
+
+  int sig = base::WaitForStopSignal();
+  base::log::Info("stopping", {{"signal", base::SignalName(sig)}});
+  heartbeat.Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "migration-engine: fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "migration-engine: fatal: unknown exception\n";
+  }
+  return 1;
+}
