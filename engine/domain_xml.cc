@@ -38,6 +38,14 @@ bool IsXmlSafe(std::string_view s) {
   return true;
 }
 
+// Paths and names: no control character at all, newlines included.
+bool NoControl(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 // Escapes for both text and single- or double-quoted attribute values.
 std::string Esc(std::string_view s) {
   std::string out;
@@ -407,6 +415,37 @@ std::optional<std::string> Attribute(std::string_view attrs, std::string_view at
 }
 
 }  // namespace
+
+base::StatusOr<std::string> ImagePath(std::string_view image_dir, std::string_view image,
+                                      std::string_view relative, std::string_view field) {
+  if (image_dir.empty() || image_dir.front() != '/') {
+    return FieldError("image directory", "must be an absolute path");
+  }
+  if (image.empty()) return FieldError(field, "no image named");
+  std::string out(image_dir);
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  // Empty components ("a//b", a leading '/') are dropped; "." and ".." are
+  // refused rather than resolved, so nothing can point outside the image.
+  for (std::string_view part : {image, relative}) {
+    if (!NoControl(part)) return FieldError(field, "contains control characters");
+    size_t pos = 0;
+    while (pos <= part.size()) {
+      size_t slash = part.find('/', pos);
+      if (slash == std::string_view::npos) slash = part.size();
+      std::string_view comp = part.substr(pos, slash - pos);
+      if (comp == "." || comp == "..") {
+        return FieldError(field,
+                          "\"" + std::string(part) + "\" must not contain . or .. components");
+      }
+      if (!comp.empty()) {
+        out += '/';
+        out += comp;
+      }
+      pos = slash + 1;
+    }
+  }
+  return out;
+}
 
 base::StatusOr<std::string> DomainName(std::string_view ns, std::string_view name) {
   if (!api::IsDns1123Label(ns)) {

@@ -57,6 +57,15 @@ struct DomainSettings {
   std::string machine;  // e.g. "pc", "q35"; empty: libvirt's default for the arch
 };
 
+// IMAGE_DIR/IMAGE/RELATIVE for kernelBoot.container.{kernelPath,initrdPath}
+// and containerDisk images (design.md §4.3: an image names a directory under
+// the engine's --image-dir). `image` may hold '/' (registry-style names);
+// `relative` may start with '/' (KubeVirt writes "/boot/vmlinuz"): both stay
+// inside the image directory. InvalidArgument naming `field` when image is
+// empty, a component is "." or "..", or text has control characters.
+base::StatusOr<std::string> ImagePath(std::string_view image_dir, std::string_view image,
+                                      std::string_view relative, std::string_view field);
+
 // The libvirt domain name of VMI ns/name: "ns_name" (design.md §4.2).
 // Kubernetes names are DNS-1123 (namespace: label of [a-z0-9-], at most 63;
 // VMI: subdomain of [a-z0-9.-], at most 253), so the name uses only

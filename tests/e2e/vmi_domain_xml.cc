@@ -29,21 +29,6 @@ int Usage(const std::string& problem) {
   return 2;
 }
 
-// DIR/IMAGE/REL, refusing components that would leave the image directory.
-bool ImagePath(const std::string& dir, const std::string& image, std::string rel,
-               std::string& out) {
-  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-  for (const std::string& part : {image, rel}) {
-    if (part.empty() || part == ".." || part.rfind("../", 0) == 0 ||
-        part.find("/../") != std::string::npos ||
-        (part.size() >= 3 && part.compare(part.size() - 3, 3, "/..") == 0)) {
-      return false;
-    }
-  }
-  out = dir + "/" + image + "/" + rel;
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,23 +108,25 @@ int main(int argc, char** argv) {
   }
   if (!image_dir.empty()) {
     if (const auto& kb = vmi->spec.kernel_boot) {
-      if (!kb->kernel_path.empty() &&
-          !ImagePath(image_dir, kb->image, kb->kernel_path, sources.kernel_path)) {
-        return Usage("kernelBoot paths must stay inside the image directory");
-      }
-      if (!kb->initrd_path.empty() &&
-          !ImagePath(image_dir, kb->image, kb->initrd_path, sources.initrd_path)) {
-        return Usage("kernelBoot paths must stay inside the image directory");
+      const std::string f = "spec.domain.firmware.kernelBoot.container";
+      for (auto [rel, out] : {std::pair{&kb->kernel_path, &sources.kernel_path},
+                              std::pair{&kb->initrd_path, &sources.initrd_path}}) {
+        if (rel->empty()) continue;
+        auto path = engine::ImagePath(image_dir, kb->image, *rel, f);
+        if (!path.ok()) return Usage(path.status().message());
+        *out = *path;
       }
     }
-    for (const api::Volume& v : vmi->spec.volumes) {
+    for (size_t i = 0; i < vmi->spec.volumes.size(); ++i) {
+      const api::Volume& v = vmi->spec.volumes[i];
       if (v.kind != api::VolumeKind::kContainerDisk || sources.volumes.count(v.name) != 0) {
         continue;
       }
+      auto path = engine::ImagePath(image_dir, v.image, "disk.img",
+                                    "spec.volumes[" + std::to_string(i) + "].containerDisk.image");
+      if (!path.ok()) return Usage(path.status().message());
       engine::VolumeSource src;
-      if (!ImagePath(image_dir, v.image, "disk.img", src.path)) {
-        return Usage("containerDisk image must stay inside the image directory");
-      }
+      src.path = *path;
       sources.volumes[v.name] = src;
     }
   }

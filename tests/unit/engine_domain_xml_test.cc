@@ -355,6 +355,44 @@ TEST_CASE("domain XML is refused with the field named", "[domain_xml]") {
   }
 }
 
+TEST_CASE("image paths stay inside the image directory", "[domain_xml]") {
+  struct PathCase {
+    const char* dir;
+    const char* image;
+    const char* relative;
+    const char* want;  // null: refused
+  };
+  const PathCase cases[] = {
+      {"/var/lib/km/images", "guest", "vmlinuz", "/var/lib/km/images/guest/vmlinuz"},
+      {"/var/lib/km/images/", "guest", "/boot/vmlinuz", "/var/lib/km/images/guest/boot/vmlinuz"},
+      {"/i", "quay.io/org/guest:1.0", "boot//initrd.img",
+       "/i/quay.io/org/guest:1.0/boot/initrd.img"},
+      {"/i", "guest", "..", nullptr},
+      {"/i", "guest", "../../etc/shadow", nullptr},
+      {"/i", "guest", "boot/../../x", nullptr},
+      {"/i", "..", "vmlinuz", nullptr},
+      {"/i", "a/./b", "vmlinuz", nullptr},
+      {"/i", "", "vmlinuz", nullptr},
+      {"/i", "guest", "vm\nlinuz", nullptr},
+      {"relative", "guest", "vmlinuz", nullptr},
+      {"", "guest", "vmlinuz", nullptr},
+  };
+  for (const PathCase& c : cases) {
+    INFO(c.dir << " | " << c.image << " | " << c.relative);
+    auto p = engine::ImagePath(c.dir, c.image, c.relative, "spec.x");
+    if (c.want == nullptr) {
+      REQUIRE_FALSE(p.ok());
+      CHECK(p.status().code() == base::Code::kInvalidArgument);
+      continue;
+    }
+    REQUIRE(p.ok());
+    CHECK(*p == c.want);
+  }
+  auto dots = engine::ImagePath("/i", "guest", "a/../b", "spec.domain.firmware.kernelBoot");
+  CHECK_THAT(dots.status().message(),
+             Catch::Contains("spec.domain.firmware.kernelBoot: \"a/../b\" must not contain"));
+}
+
 TEST_CASE("domain names are ns_name and map back", "[domain_xml]") {
   struct NameCase {
     const char* ns;
