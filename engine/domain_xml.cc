@@ -242,9 +242,9 @@ base::StatusOr<std::vector<Attachment>> Attach(const api::VMI& vmi, const Domain
   for (Attachment& a : out) {
     const std::string vf = VolumeField(a.volume_index);
     if (!Supported(a.volume->kind)) {
-      return FieldError(vf, "volume \"" + a.volume->name + "\" is a " +
+      return FieldError(vf, "volume \"" + a.volume->name + "\" (" +
                                 std::string(api::VolumeKindName(a.volume->kind)) +
-                                " volume, which this engine cannot start (supported: "
+                                ") cannot be started by this engine (supported: "
                                 "containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, "
                                 "dataVolume, cloudInitNoCloud)");
     }

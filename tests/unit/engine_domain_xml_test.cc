@@ -264,22 +264,22 @@ TEST_CASE("domain XML is refused with the field named", "[domain_xml]") {
        "spec.volumes[0] source path: contains control characters", control},
       {"a configMap volume",
        VmiJson("{" + mem + "}", R"([{"name":"cfg","configMap":{"name":"c"}}])"),
-       "spec.volumes[0]: volume \"cfg\" is a configMap volume, which this engine cannot start"},
+       "spec.volumes[0]: volume \"cfg\" (configMap) cannot be started by this engine"},
       {"a secret volume", VmiJson("{" + mem + "}", R"([{"name":"s","secret":{}}])"),
-       "is a secret volume"},
+       "(secret) cannot be started"},
       {"a serviceAccount volume", VmiJson("{" + mem + "}", R"([{"name":"s","serviceAccount":{}}])"),
-       "is a serviceAccount volume"},
+       "(serviceAccount) cannot be started"},
       {"a downwardAPI volume", VmiJson("{" + mem + "}", R"([{"name":"s","downwardAPI":{}}])"),
-       "is a downwardAPI volume"},
+       "(downwardAPI) cannot be started"},
       {"a config-drive volume",
        VmiJson("{" + mem + "}", R"([{"name":"s","cloudInitConfigDrive":{}}])"),
-       "is a cloudInitConfigDrive volume"},
+       "(cloudInitConfigDrive) cannot be started"},
       {"an ephemeral volume",
        VmiJson("{" + mem + "}",
                R"([{"name":"s","ephemeral":{"persistentVolumeClaim":{"claimName":"c"}}}])"),
-       "is a ephemeral volume"},
+       "(ephemeral) cannot be started"},
       {"an unknown volume source", VmiJson("{" + mem + "}", R"([{"name":"s","sysprep":{}}])"),
-       "is a other volume"},
+       "(other) cannot be started"},
       {"a virtio cdrom",
        VmiJson(
            R"({"memory":{"guest":"1Gi"},"devices":{"disks":[{"name":"ci","cdrom":{"bus":"virtio"}}]}})",
@@ -533,7 +533,91 @@ TEST_CASE("a block migration's target creates the node-local files, not the shar
   auto bad = engine::BlockMigrationTargetFiles(
       MustParse(VmiJson("{}", R"([{"name":"s","secret":{}}])")), src);
   REQUIRE_FALSE(bad.ok());
-  CHECK_THAT(bad.status().message(), Catch::Contains("is a secret volume"));
+  CHECK_THAT(bad.status().message(), Catch::Contains("(secret) cannot be started"));
+}
+
+// Writes a JSON string literal for `s` (quotes, backslashes and control
+// characters escaped).
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+TEST_CASE("hostile text in the spec is escaped or refused, never breaks the XML", "[domain_xml]") {
+  const std::string nasty[] = {"'",       "\"",        "<",         ">",         "&",
+                               "]]>",     "</domain>", "&amp;",     "a\nb\tc\r", "\x01",
+                               "\x7f",    "\xc3\xa9",  "' x='y",    "\" x=\"y",  "<!--",
+                               "<?xml?>", "&#0;",      "$(reboot)", "\\",        ""};
+  for (const std::string& text : nasty) {
+    INFO("text " << JsonString(text));
+    // kernelArgs and uid go into the XML as text; the others are validated.
+    const std::string json = VmiJson(
+        R"({"memory":{"guest":"64Mi"},"firmware":{"kernelBoot":{"kernelArgs":)" + JsonString(text) +
+            R"(,"container":{"image":"g","kernelPath":"k"}}},"devices":{"disks":[{"name":"root","serial":)" +
+            JsonString(text) + R"(}],"interfaces":[{"name":"x","masquerade":{},"macAddress":)" +
+            JsonString(text) + "}]}}",
+        R"([{"name":"root","containerDisk":{"image":"fedora"}}])",
+        R"("name":"vm1","namespace":"prod","uid":)" + JsonString(text));
+    api::VMI vmi = MustParse(json);
+    auto xml = engine::BuildDomainXml(vmi, AllSources(), Settings());
+    if (!xml.ok()) {
+      CHECK(xml.status().code() == base::Code::kInvalidArgument);
+      // Only text that is not plain must be refused: a serial or a MAC
+      // outside their alphabets, or control characters.
+      CHECK(!text.empty());
+      continue;
+    }
+    // Accepted (only possible where every field allows it): the uid must
+    // round-trip exactly and no raw markup may appear.
+    auto ref = engine::VMIRefFromDomainXml(*xml);
+    REQUIRE(ref.ok());
+    CHECK(ref->uid == text);
+    const bool raw = xml->find("<cmdline>" + text + "</cmdline>") != std::string::npos;
+    CHECK_FALSE((raw && text.find_first_of("<>&'\"") != std::string::npos));
+  }
+  // Each text field alone: kernelArgs and uid accept markup, escaped.
+  for (const std::string& text : nasty) {
+    if (text.find_first_of("\x01\x7f") != std::string::npos) continue;
+    INFO("text " << JsonString(text));
+    api::VMI vmi = MustParse(
+        VmiJson(R"({"memory":{"guest":"64Mi"},"firmware":{"kernelBoot":{"kernelArgs":)" +
+                    JsonString(text) + R"(,"container":{"image":"g","kernelPath":"k"}}}})",
+                "[]", R"("name":"vm1","namespace":"prod","uid":)" + JsonString(text)));
+    auto xml = engine::BuildDomainXml(vmi, AllSources(), Settings());
+    INFO(xml.status().message());
+    REQUIRE(xml.ok());
+    auto ref = engine::VMIRefFromDomainXml(*xml);
+    REQUIRE(ref.ok());
+    CHECK(ref->uid == text);
+    const size_t open = xml->find("<cmdline>");
+    if (text.empty()) {
+      CHECK(open == std::string::npos);
+      continue;
+    }
+    REQUIRE(open != std::string::npos);
+    const std::string body = xml->substr(open + 9, xml->find("</cmdline>") - open - 9);
+    CHECK(body.find_first_of("<>'\"") == std::string::npos);
+    // Every '&' starts an entity we wrote.
+    for (size_t at = body.find('&'); at != std::string::npos; at = body.find('&', at + 1)) {
+      const bool entity = body.compare(at, 5, "&amp;") == 0 || body.compare(at, 4, "&lt;") == 0 ||
+                          body.compare(at, 4, "&gt;") == 0 || body.compare(at, 6, "&apos;") == 0 ||
+                          body.compare(at, 6, "&quot;") == 0 || body.compare(at, 5, "&#10;") == 0 ||
+                          body.compare(at, 5, "&#13;") == 0 || body.compare(at, 4, "&#9;") == 0;
+      CHECK(entity);
+    }
+  }
 }
 
 // Runs `virt-xml-validate FILE domain` (Debian's libvirt-clients) on the XML.
