@@ -102,7 +102,7 @@ base::StatusOr<VMIRef> VMIRefFromDomainXml(std::string_view xml);
 // attached (a volume without a disks[] entry as a virtio disk, a cloud-init one
 // as a SATA cdrom); disks are virtio unless disks[].bus says otherwise.
 // InvalidArgument, naming the field, when: neither memory.guest nor
-// resources.requests.memory is set (or it is below 1 MiB); a disk names no
+// resources.requests.memory is set (or it is not positive); a disk names no
 // volume; a volume has no entry in `sources`; a volume's kind cannot be
 // started here (configMap, secret, serviceAccount, downwardAPI,
 // cloudInitConfigDrive, ephemeral, other); a bus or interface binding is not
