@@ -13,6 +13,7 @@
 namespace api {
 namespace {
 
+using base::Status;
 using json_internal::FieldError;
 using json_internal::GetArray;
 using json_internal::GetBool;
@@ -26,7 +27,6 @@ using json_internal::Index;
 using json_internal::Join;
 using json_internal::Member;
 using json_internal::TypeName;
-using base::Status;
 using rapidjson::Value;
 
 #define API_RETURN_IF_ERROR(expr)              \
@@ -207,7 +207,6 @@ Status ParseVolume(const Value& v, const std::string& p, Volume& vol) {
     return Status::Ok();
   };
   static constexpr KeyedValue<VolumeKind> kSimple[] = {
-      {"cloudInitNoCloud", VolumeKind::kCloudInitNoCloud},
       {"cloudInitConfigDrive", VolumeKind::kCloudInitConfigDrive},
       {"configMap", VolumeKind::kConfigMap},
       {"secret", VolumeKind::kSecret},
@@ -258,12 +257,21 @@ Status ParseVolume(const Value& v, const std::string& p, Volume& vol) {
     API_RETURN_IF_ERROR(GetQuantity(*src, "capacity", hp, vol.capacity));
     return GetBool(*src, "shared", hp, vol.host_disk_shared);
   }
+  API_RETURN_IF_ERROR(GetObject(v, "cloudInitNoCloud", p, src));
+  if (src != nullptr) {
+    vol.kind = VolumeKind::kCloudInitNoCloud;
+    const std::string cp = Join(p, "cloudInitNoCloud");
+    API_RETURN_IF_ERROR(GetString(*src, "userData", cp, vol.user_data));
+    API_RETURN_IF_ERROR(GetString(*src, "userDataBase64", cp, vol.user_data_base64));
+    return GetString(*src, "networkData", cp, vol.network_data);
+  }
   return FirstObjectKey(v, p, kSimple, VolumeKind::kOther, vol.kind);
 }
 
 Status ParseInterface(const Value& v, const std::string& p, Interface& iface) {
   if (!v.IsObject()) return FieldError(p, std::string("must be an object, got ") + TypeName(v));
   API_RETURN_IF_ERROR(GetString(v, "name", p, iface.name));
+  API_RETURN_IF_ERROR(GetString(v, "macAddress", p, iface.mac_address));
   // Bridge is checked first: if a malformed object names several bindings,
   // the non-migratable one wins.
   static constexpr KeyedValue<InterfaceBinding> kBindings[] = {
@@ -273,6 +281,45 @@ Status ParseInterface(const Value& v, const std::string& p, Interface& iface) {
       {"binding", InterfaceBinding::kOther},
   };
   return FirstObjectKey(v, p, kBindings, InterfaceBinding::kNone, iface.binding);
+}
+
+Status ParseDisk(const Value& v, const std::string& p, Disk& disk) {
+  if (!v.IsObject()) return FieldError(p, std::string("must be an object, got ") + TypeName(v));
+  API_RETURN_IF_ERROR(GetString(v, "name", p, disk.name));
+  API_RETURN_IF_ERROR(GetInt64(v, "bootOrder", p, disk.boot_order));
+  if (disk.boot_order < 0) return FieldError(Join(p, "bootOrder"), "must not be negative");
+  API_RETURN_IF_ERROR(GetString(v, "serial", p, disk.serial));
+  static constexpr KeyedValue<DiskDevice> kDevices[] = {
+      {"disk", DiskDevice::kDisk}, {"cdrom", DiskDevice::kCdrom}, {"lun", DiskDevice::kLun}};
+  for (const KeyedValue<DiskDevice>& entry : kDevices) {
+    const Value* o = nullptr;
+    API_RETURN_IF_ERROR(GetObject(v, entry.key, p, o));
+    if (o != nullptr) {
+      disk.device = entry.value;
+      return GetString(*o, "bus", Join(p, entry.key), disk.bus);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseKernelBoot(const Value& firmware, const std::string& fp,
+                       std::optional<KernelBoot>& out) {
+  const Value* kb = nullptr;
+  API_RETURN_IF_ERROR(GetObject(firmware, "kernelBoot", fp, kb));
+  if (kb == nullptr) return Status::Ok();
+  const std::string kp = Join(fp, "kernelBoot");
+  KernelBoot k;
+  API_RETURN_IF_ERROR(GetString(*kb, "kernelArgs", kp, k.kernel_args));
+  const Value* c = nullptr;
+  API_RETURN_IF_ERROR(GetObject(*kb, "container", kp, c));
+  if (c != nullptr) {
+    const std::string cp = Join(kp, "container");
+    API_RETURN_IF_ERROR(GetString(*c, "image", cp, k.image));
+    API_RETURN_IF_ERROR(GetString(*c, "kernelPath", cp, k.kernel_path));
+    API_RETURN_IF_ERROR(GetString(*c, "initrdPath", cp, k.initrd_path));
+  }
+  out = std::move(k);
+  return Status::Ok();
 }
 
 Status ParseNetwork(const Value& v, const std::string& p, Network& net) {
@@ -330,9 +377,16 @@ Status ParseVMISpec(const Value& root, VMISpec& spec) {
       }
     }
     API_RETURN_IF_ERROR(GetObject(*domain, "cpu", dp, o));
-    if (o != nullptr) API_RETURN_IF_ERROR(GetInt64(*o, "cores", dp + ".cpu", spec.cpu_cores));
+    if (o != nullptr) {
+      API_RETURN_IF_ERROR(GetInt64(*o, "cores", dp + ".cpu", spec.cpu_cores));
+      API_RETURN_IF_ERROR(GetInt64(*o, "sockets", dp + ".cpu", spec.cpu_sockets));
+      API_RETURN_IF_ERROR(GetInt64(*o, "threads", dp + ".cpu", spec.cpu_threads));
+    }
+    API_RETURN_IF_ERROR(GetObject(*domain, "firmware", dp, o));
+    if (o != nullptr) API_RETURN_IF_ERROR(ParseKernelBoot(*o, dp + ".firmware", spec.kernel_boot));
     API_RETURN_IF_ERROR(GetObject(*domain, "devices", dp, o));
     if (o != nullptr) {
+      API_RETURN_IF_ERROR(ParseArray(*o, "disks", dp + ".devices", spec.disks, &ParseDisk));
       API_RETURN_IF_ERROR(
           ParseArray(*o, "interfaces", dp + ".devices", spec.interfaces, &ParseInterface));
     }
@@ -590,6 +644,7 @@ base::StatusOr<PVC> ParsePVC(const Value& value) {
   if (spec != nullptr) {
     API_RETURN_IF_ERROR(GetStringArray(*spec, "accessModes", "spec", pvc.access_modes));
     API_RETURN_IF_ERROR(GetString(*spec, "volumeMode", "spec", pvc.volume_mode));
+    API_RETURN_IF_ERROR(GetString(*spec, "volumeName", "spec", pvc.volume_name));
     const Value* res = nullptr;
     API_RETURN_IF_ERROR(GetObject(*spec, "resources", "spec", res));
     if (res != nullptr) {
@@ -613,6 +668,37 @@ base::StatusOr<PVC> ParsePVC(const Value& value) {
   return pvc;
 }
 
+base::StatusOr<PV> ParsePV(const Value& value) {
+  API_RETURN_IF_ERROR(CheckRoot(value, "PersistentVolume", true));
+  PV pv;
+  API_RETURN_IF_ERROR(ParseMeta(value, pv.meta));
+  const Value* spec = nullptr;
+  API_RETURN_IF_ERROR(GetObject(value, "spec", "", spec));
+  if (spec == nullptr) return pv;
+  API_RETURN_IF_ERROR(GetStringArray(*spec, "accessModes", "spec", pv.access_modes));
+  API_RETURN_IF_ERROR(GetString(*spec, "volumeMode", "spec", pv.volume_mode));
+  const Value* o = nullptr;
+  API_RETURN_IF_ERROR(GetObject(*spec, "capacity", "spec", o));
+  if (o != nullptr) API_RETURN_IF_ERROR(GetQuantity(*o, "storage", "spec.capacity", pv.capacity));
+  API_RETURN_IF_ERROR(GetObject(*spec, "claimRef", "spec", o));
+  if (o != nullptr) {
+    API_RETURN_IF_ERROR(GetString(*o, "namespace", "spec.claimRef", pv.claim_namespace));
+    API_RETURN_IF_ERROR(GetString(*o, "name", "spec.claimRef", pv.claim_name));
+  }
+  // Each source present is read (and type-checked), so a malformed one is
+  // reported even when another is present too.
+  API_RETURN_IF_ERROR(GetObject(*spec, "hostPath", "spec", o));
+  if (o != nullptr) API_RETURN_IF_ERROR(GetString(*o, "path", "spec.hostPath", pv.host_path));
+  API_RETURN_IF_ERROR(GetObject(*spec, "local", "spec", o));
+  if (o != nullptr) API_RETURN_IF_ERROR(GetString(*o, "path", "spec.local", pv.local_path));
+  API_RETURN_IF_ERROR(GetObject(*spec, "nfs", "spec", o));
+  if (o != nullptr) {
+    API_RETURN_IF_ERROR(GetString(*o, "server", "spec.nfs", pv.nfs_server));
+    API_RETURN_IF_ERROR(GetString(*o, "path", "spec.nfs", pv.nfs_path));
+  }
+  return pv;
+}
+
 base::StatusOr<VMI> ParseVMI(std::string_view json) { return ParseTextAs<VMI>(json, &ParseVMI); }
 base::StatusOr<VMIM> ParseVMIM(std::string_view json) {
   return ParseTextAs<VMIM>(json, &ParseVMIM);
@@ -621,6 +707,7 @@ base::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json) {
   return ParseTextAs<KubeVirt>(json, &ParseKubeVirt);
 }
 base::StatusOr<PVC> ParsePVC(std::string_view json) { return ParseTextAs<PVC>(json, &ParsePVC); }
+base::StatusOr<PV> ParsePV(std::string_view json) { return ParseTextAs<PV>(json, &ParsePV); }
 
 std::string ConditionToJson(const Condition& condition) {
   rapidjson::StringBuffer buf;

@@ -36,6 +36,10 @@ base::StatusOr<KubeVirt> ParseKubeVirt(std::string_view json);
 base::StatusOr<KubeVirt> ParseKubeVirt(const rapidjson::Value& value);
 base::StatusOr<PVC> ParsePVC(std::string_view json);
 base::StatusOr<PVC> ParsePVC(const rapidjson::Value& value);
+// A PersistentVolume (core v1): access modes, capacity, volume mode, claimRef,
+// and the hostPath, local and nfs sources.
+base::StatusOr<PV> ParsePV(std::string_view json);
+base::StatusOr<PV> ParsePV(const rapidjson::Value& value);
 
 // A quantity from a JSON string ("64Mi") or number (0, 1.5). `field` prefixes
 // the error message.

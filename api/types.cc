@@ -13,54 +13,33 @@ const Condition* FindCondition(const std::vector<Condition>& conditions, std::st
 
 std::string_view VolumeKindName(VolumeKind kind) {
   switch (kind) {
-    case VolumeKind::kContainerDisk:
-      return "containerDisk";
-    case VolumeKind::kPersistentVolumeClaim:
-      return "persistentVolumeClaim";
-    case VolumeKind::kDataVolume:
-      return "dataVolume";
-    case VolumeKind::kEmptyDisk:
-      return "emptyDisk";
-    case VolumeKind::kCloudInitNoCloud:
-      return "cloudInitNoCloud";
-    case VolumeKind::kCloudInitConfigDrive:
-      return "cloudInitConfigDrive";
-    case VolumeKind::kHostDisk:
-      return "hostDisk";
-    case VolumeKind::kConfigMap:
-      return "configMap";
-    case VolumeKind::kSecret:
-      return "secret";
-    case VolumeKind::kServiceAccount:
-      return "serviceAccount";
-    case VolumeKind::kDownwardAPI:
-      return "downwardAPI";
-    case VolumeKind::kEphemeral:
-      return "ephemeral";
-    case VolumeKind::kOther:
-      return "other";
+    case VolumeKind::kContainerDisk: return "containerDisk";
+    case VolumeKind::kPersistentVolumeClaim: return "persistentVolumeClaim";
+    case VolumeKind::kDataVolume: return "dataVolume";
+    case VolumeKind::kEmptyDisk: return "emptyDisk";
+    case VolumeKind::kCloudInitNoCloud: return "cloudInitNoCloud";
+    case VolumeKind::kCloudInitConfigDrive: return "cloudInitConfigDrive";
+    case VolumeKind::kHostDisk: return "hostDisk";
+    case VolumeKind::kConfigMap: return "configMap";
+    case VolumeKind::kSecret: return "secret";
+    case VolumeKind::kServiceAccount: return "serviceAccount";
+    case VolumeKind::kDownwardAPI: return "downwardAPI";
+    case VolumeKind::kEphemeral: return "ephemeral";
+    case VolumeKind::kOther: return "other";
   }
   return "other";
 }
 
 std::string_view InterfaceBindingName(InterfaceBinding binding) {
   switch (binding) {
-    case InterfaceBinding::kNone:
-      return "none";
-    case InterfaceBinding::kMasquerade:
-      return "masquerade";
-    case InterfaceBinding::kBridge:
-      return "bridge";
-    case InterfaceBinding::kSriov:
-      return "sriov";
-    case InterfaceBinding::kSlirp:
-      return "slirp";
-    case InterfaceBinding::kPasst:
-      return "passt";
-    case InterfaceBinding::kMacvtap:
-      return "macvtap";
-    case InterfaceBinding::kOther:
-      return "other";
+    case InterfaceBinding::kNone: return "none";
+    case InterfaceBinding::kMasquerade: return "masquerade";
+    case InterfaceBinding::kBridge: return "bridge";
+    case InterfaceBinding::kSriov: return "sriov";
+    case InterfaceBinding::kSlirp: return "slirp";
+    case InterfaceBinding::kPasst: return "passt";
+    case InterfaceBinding::kMacvtap: return "macvtap";
+    case InterfaceBinding::kOther: return "other";
   }
   return "other";
 }
@@ -115,6 +94,10 @@ bool KubeVirtConfig::HasFeatureGate(std::string_view gate) const {
 }
 
 bool PVC::HasAccessMode(std::string_view mode) const {
+  return std::find(access_modes.begin(), access_modes.end(), mode) != access_modes.end();
+}
+
+bool PV::HasAccessMode(std::string_view mode) const {
   return std::find(access_modes.begin(), access_modes.end(), mode) != access_modes.end();
 }
 

@@ -84,6 +84,33 @@ struct Volume {
   std::optional<Quantity> capacity;  // kEmptyDisk, kHostDisk when given
   bool host_disk_shared = false;     // kHostDisk: spec.volumes[].hostDisk.shared
   std::string image;                 // kContainerDisk
+  // kCloudInitNoCloud: cloudInitNoCloud.{userData,userDataBase64,networkData}, as given
+  // (userDataBase64 is not decoded here).
+  std::string user_data;
+  std::string user_data_base64;
+  std::string network_data;
+};
+
+// spec.domain.devices.disks[]: how a volume appears to the guest. `name` matches
+// a volume. The device kind is the member present (disk, cdrom or lun); a disk
+// entry with none of them is a plain disk, as in KubeVirt.
+enum class DiskDevice { kDisk, kCdrom, kLun };
+struct Disk {
+  std::string name;
+  DiskDevice device = DiskDevice::kDisk;
+  std::string bus;         // disk.bus / cdrom.bus / lun.bus; empty = the default
+  int64_t boot_order = 0;  // bootOrder; 0 = unset
+  std::string serial;
+};
+
+// spec.domain.firmware.kernelBoot: direct kernel boot. On our nodes the
+// container image names a node-local image directory (design.md §4.3) and
+// the paths are relative to it.
+struct KernelBoot {
+  std::string kernel_args;  // kernelArgs
+  std::string image;        // container.image
+  std::string kernel_path;  // container.kernelPath
+  std::string initrd_path;  // container.initrdPath
 };
 
 enum class InterfaceBinding {
@@ -101,6 +128,7 @@ std::string_view InterfaceBindingName(InterfaceBinding binding);  // "masquerade
 struct Interface {
   std::string name;
   InterfaceBinding binding = InterfaceBinding::kNone;
+  std::string mac_address;  // macAddress; empty = generated
 };
 
 enum class NetworkKind { kPod, kMultus, kOther };
@@ -160,6 +188,10 @@ struct VMISpec {
   std::optional<Quantity> memory_guest;    // spec.domain.memory.guest
   std::optional<Quantity> memory_request;  // spec.domain.resources.requests.memory
   int64_t cpu_cores = 0;                   // spec.domain.cpu.cores (0 = unset)
+  int64_t cpu_sockets = 0;                 // spec.domain.cpu.sockets (0 = unset)
+  int64_t cpu_threads = 0;                 // spec.domain.cpu.threads (0 = unset)
+  std::vector<Disk> disks;                 // spec.domain.devices.disks
+  std::optional<KernelBoot> kernel_boot;   // spec.domain.firmware.kernelBoot
   std::vector<Volume> volumes;
   std::vector<Interface> interfaces;  // spec.domain.devices.interfaces
   std::vector<Network> networks;
@@ -275,6 +307,28 @@ struct PVC {
   // status.capacity.storage, else spec.resources.requests.storage.
   std::optional<Quantity> capacity;
   std::string volume_mode;  // "Filesystem", "Block" or empty
+  std::string volume_name;  // spec.volumeName: the bound PersistentVolume, or empty
+
+  bool HasAccessMode(std::string_view mode) const;
+  bool IsShared() const { return HasAccessMode("ReadWriteMany"); }
+};
+
+// ---------------------------------------------------------------- PV
+
+// A PersistentVolume, with the sources a node can open itself. At most one of
+// host_path, local_path and nfs_* is set (the first present of hostPath,
+// local, nfs); none for other sources (csi, iscsi...).
+struct PV {
+  ObjectMeta meta;
+  std::vector<std::string> access_modes;  // spec.accessModes
+  std::optional<Quantity> capacity;       // spec.capacity.storage
+  std::string host_path;                  // spec.hostPath.path
+  std::string local_path;                 // spec.local.path
+  std::string nfs_server;                 // spec.nfs.server
+  std::string nfs_path;                   // spec.nfs.path
+  std::string volume_mode;                // spec.volumeMode
+  std::string claim_namespace;            // spec.claimRef.namespace
+  std::string claim_name;                 // spec.claimRef.name
 
   bool HasAccessMode(std::string_view mode) const;
   bool IsShared() const { return HasAccessMode("ReadWriteMany"); }

@@ -236,6 +236,46 @@ expect_fail k apply -f "$TEST_TMP/kind.yaml"
 expect_contains "$ERR" 'no matches for kind "Kubevirt" in version "kubevirt.io/v1alpha3"' \
   "a wrongly cased kind is not found"
 
+section "the VMI fields a node engine builds its domain from are declared (engine/domain_xml.h)"
+cat >"$TEST_TMP/domvmi.yaml" <<'EOF'
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: vmi-kernelboot
+  namespace: default
+spec:
+  domain:
+    cpu: {sockets: 1, cores: 2, threads: 1}
+    memory: {guest: 192Mi}
+    firmware:
+      kernelBoot:
+        kernelArgs: console=ttyS0
+        container: {image: km-guest, kernelPath: /vmlinuz, initrdPath: /initrd.img}
+    devices:
+      disks:
+      - {name: root, disk: {bus: virtio}, bootOrder: 1, serial: ROOT-1}
+      - {name: cloudinit, cdrom: {bus: sata}}
+      interfaces:
+      - {name: default, masquerade: {}, macAddress: "52:54:00:00:00:01"}
+  networks:
+  - {name: default, pod: {}}
+  volumes:
+  - {name: root, containerDisk: {image: fedora}}
+  - {name: scratch, emptyDisk: {capacity: 1Gi}}
+  - {name: cloudinit, cloudInitNoCloud: {userData: "#cloud-config", networkData: "version: 2"}}
+EOF
+expect_ok k apply -f "$TEST_TMP/domvmi.yaml"
+expect_ok k get vmi vmi-kernelboot -o json
+expect_eq "$(jq -r '.spec.domain.firmware.kernelBoot.container.initrdPath' <<<"$OUT")" "/initrd.img" \
+  "kernelBoot is kept"
+expect_eq "$(jq -r '.spec.domain.devices.disks[0].serial + " " + (.spec.domain.devices.disks[0].bootOrder|tostring)' <<<"$OUT")" \
+  "ROOT-1 1" "disk serial and bootOrder are kept"
+expect_eq "$(jq -r '.spec.domain.devices.interfaces[0].macAddress' <<<"$OUT")" "52:54:00:00:00:01" \
+  "macAddress is kept"
+sed 's/kernelArgs: console=ttyS0/kernelArgs: 7/' "$TEST_TMP/domvmi.yaml" >"$TEST_TMP/domvmi-bad.yaml"
+expect_fail k apply -f "$TEST_TMP/domvmi-bad.yaml"
+expect_contains "$ERR" "spec.domain.firmware.kernelBoot.kernelArgs" "kernelArgs must be a string"
+
 section "deleting a CRD removes its resource from discovery"
 expect_ok k delete -f "$KM_SOURCE_DIR/manifests/crds/kubevirts.yaml"
 expect_ok k get --raw /apis/kubevirt.io/v1

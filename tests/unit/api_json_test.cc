@@ -22,9 +22,17 @@ constexpr const char* kVMI = R"({
     "domain": {
       "memory": {"guest": "1.5Gi"},
       "resources": {"requests": {"memory": "2Gi"}},
-      "cpu": {"cores": 2},
-      "devices": {"interfaces": [
-        {"name": "default", "masquerade": {}},
+      "cpu": {"cores": 2, "sockets": 3, "threads": 4},
+      "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0",
+                                  "container": {"image": "guest", "kernelPath": "/boot/vmlinuz",
+                                                "initrdPath": "/boot/initrd.img"}}},
+      "devices": {"disks": [
+        {"name": "cd", "disk": {"bus": "sata"}, "bootOrder": 1, "serial": "S-1"},
+        {"name": "ci", "cdrom": {"bus": "scsi"}},
+        {"name": "pvc", "lun": {}},
+        {"name": "dv"}
+      ], "interfaces": [
+        {"name": "default", "masquerade": {}, "macAddress": "52:54:00:12:34:56"},
         {"name": "br", "bridge": {}},
         {"name": "sr", "sriov": {}},
         {"name": "sl", "slirp": {}},
@@ -39,7 +47,8 @@ constexpr const char* kVMI = R"({
       {"name": "pvc", "persistentVolumeClaim": {"claimName": "disk-pvc"}},
       {"name": "dv", "dataVolume": {"name": "disk-dv"}},
       {"name": "ed", "emptyDisk": {"capacity": "2Gi"}},
-      {"name": "ci", "cloudInitNoCloud": {"userData": "#cloud-config"}},
+      {"name": "ci", "cloudInitNoCloud": {"userData": "#cloud-config", "userDataBase64": "I2Nsb3Vk",
+                                            "networkData": "version: 2"}},
       {"name": "cfd", "cloudInitConfigDrive": {}},
       {"name": "hd", "hostDisk": {"path": "/x.img", "capacity": "1Gi", "shared": true, "type": "Disk"}},
       {"name": "cm", "configMap": {"name": "c"}},
@@ -99,9 +108,20 @@ constexpr const char* kKubeVirt = R"({
 constexpr const char* kPVC = R"({
   "apiVersion": "v1", "kind": "PersistentVolumeClaim",
   "metadata": {"name": "disk-pvc", "namespace": "default"},
-  "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem",
+  "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem", "volumeName": "pv-1",
            "resources": {"requests": {"storage": "10Gi"}}},
   "status": {"capacity": {"storage": "12Gi"}}
+})";
+
+constexpr const char* kPV = R"({
+  "apiVersion": "v1", "kind": "PersistentVolume",
+  "metadata": {"name": "pv-1"},
+  "spec": {"accessModes": ["ReadWriteMany"], "capacity": {"storage": "10Gi"},
+           "volumeMode": "Filesystem", "claimRef": {"namespace": "default", "name": "disk-pvc"},
+           "hostPath": {"path": "/srv/pv-1", "type": "DirectoryOrCreate"},
+           "local": {"path": "/mnt/disks/ssd1"},
+           "nfs": {"server": "nfs.example", "path": "/exports/pv-1", "readOnly": false},
+           "persistentVolumeReclaimPolicy": "Retain"}
 })";
 
 TEST_CASE("ParseVMI reads every modelled field") {
@@ -124,6 +144,27 @@ TEST_CASE("ParseVMI reads every modelled field") {
   CHECK(v.GuestMemory() == &*v.spec.memory_guest);
   CHECK(v.spec.memory_request->String() == "2Gi");
   CHECK(v.spec.cpu_cores == 2);
+  CHECK(v.spec.cpu_sockets == 3);
+  CHECK(v.spec.cpu_threads == 4);
+  REQUIRE(v.spec.kernel_boot);
+  CHECK(v.spec.kernel_boot->kernel_args == "console=ttyS0");
+  CHECK(v.spec.kernel_boot->image == "guest");
+  CHECK(v.spec.kernel_boot->kernel_path == "/boot/vmlinuz");
+  CHECK(v.spec.kernel_boot->initrd_path == "/boot/initrd.img");
+  REQUIRE(v.spec.disks.size() == 4);
+  CHECK(v.spec.disks[0].name == "cd");
+  CHECK(v.spec.disks[0].device == api::DiskDevice::kDisk);
+  CHECK(v.spec.disks[0].bus == "sata");
+  CHECK(v.spec.disks[0].boot_order == 1);
+  CHECK(v.spec.disks[0].serial == "S-1");
+  CHECK(v.spec.disks[1].device == api::DiskDevice::kCdrom);
+  CHECK(v.spec.disks[1].bus == "scsi");
+  CHECK(v.spec.disks[2].device == api::DiskDevice::kLun);
+  CHECK(v.spec.disks[2].bus.empty());
+  CHECK(v.spec.disks[3].device == api::DiskDevice::kDisk);
+  CHECK(v.spec.disks[3].boot_order == 0);
+  CHECK(v.spec.interfaces[0].mac_address == "52:54:00:12:34:56");
+  CHECK(v.spec.interfaces[1].mac_address.empty());
 
   using B = api::InterfaceBinding;
   const std::vector<B> bindings = {B::kMasquerade, B::kBridge,  B::kSriov, B::kSlirp,
@@ -155,6 +196,9 @@ TEST_CASE("ParseVMI reads every modelled field") {
   CHECK(v.spec.volumes[1].claim_name == "disk-pvc");
   CHECK(v.spec.volumes[2].claim_name == "disk-dv");
   CHECK(v.spec.volumes[3].capacity->String() == "2Gi");
+  CHECK(v.spec.volumes[4].user_data == "#cloud-config");
+  CHECK(v.spec.volumes[4].user_data_base64 == "I2Nsb3Vk");
+  CHECK(v.spec.volumes[4].network_data == "version: 2");
   CHECK(v.spec.volumes[6].host_disk_shared);
   CHECK(v.spec.volumes[6].capacity->String() == "1Gi");
   CHECK(v.spec.volumes[11].claim_name == "base");
@@ -290,11 +334,34 @@ TEST_CASE("ParsePVC prefers the bound capacity and reads access modes") {
   CHECK_FALSE(r->IsShared());
   CHECK(r->capacity->String() == "12Gi");
   CHECK(r->volume_mode == "Filesystem");
+  CHECK(r->volume_name == "pv-1");
   auto rwx = api::ParsePVC(
       R"({"spec":{"accessModes":["ReadWriteMany"],"resources":{"requests":{"storage":"1Gi"}}}})");
   REQUIRE(rwx.ok());
   CHECK(rwx->IsShared());
   CHECK(rwx->capacity->String() == "1Gi");
+}
+
+TEST_CASE("ParsePV reads its node-openable sources, capacity and claim") {
+  auto r = api::ParsePV(kPV);
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->meta.name == "pv-1");
+  CHECK(r->IsShared());
+  CHECK_FALSE(r->HasAccessMode("ReadWriteOnce"));
+  CHECK(r->capacity->String() == "10Gi");
+  CHECK(r->volume_mode == "Filesystem");
+  CHECK(r->claim_namespace == "default");
+  CHECK(r->claim_name == "disk-pvc");
+  CHECK(r->host_path == "/srv/pv-1");
+  CHECK(r->local_path == "/mnt/disks/ssd1");
+  CHECK(r->nfs_server == "nfs.example");
+  CHECK(r->nfs_path == "/exports/pv-1");
+  auto csi = api::ParsePV(R"({"spec":{"csi":{"driver":"x"}}})");
+  REQUIRE(csi.ok());
+  CHECK(csi->host_path.empty());
+  CHECK(csi->local_path.empty());
+  CHECK(csi->nfs_server.empty());
 }
 
 TEST_CASE("parsers reject hostile input with an error naming the field") {
@@ -303,6 +370,7 @@ TEST_CASE("parsers reject hostile input with an error naming the field") {
   const Parser vmim = [](std::string_view j) { return api::ParseVMIM(j).status(); };
   const Parser kv = [](std::string_view j) { return api::ParseKubeVirt(j).status(); };
   const Parser pvc = [](std::string_view j) { return api::ParsePVC(j).status(); };
+  const Parser pv = [](std::string_view j) { return api::ParsePV(j).status(); };
   struct Case {
     const Parser* parse;
     std::string json;
@@ -390,6 +458,67 @@ TEST_CASE("parsers reject hostile input with an error naming the field") {
       {&pvc, R"({"spec":{"accessModes":"ReadWriteMany"}})", "spec.accessModes: must be an array"},
       {&pvc, R"({"status":{"capacity":{"storage":"-"}}})",
        "status.capacity.storage: quantities must match"},
+      {&pvc, R"({"spec":{"volumeName":3}})", "spec.volumeName: must be a string, got a number"},
+      {&vmi, R"({"spec":{"domain":{"cpu":{"sockets":"2"}}}})",
+       "spec.domain.cpu.sockets: must be an integer, got a string"},
+      {&vmi, R"({"spec":{"domain":{"cpu":{"threads":1.5}}}})",
+       "spec.domain.cpu.threads: must be an integer"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":{}}}}})",
+       "spec.domain.devices.disks: must be an array, got an object"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[7]}}}})",
+       "spec.domain.devices.disks[0]: must be an object, got a number"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":1}]}}}})",
+       "spec.domain.devices.disks[0].name: must be a string"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","disk":"virtio"}]}}}})",
+       "spec.domain.devices.disks[0].disk: must be an object, got a string"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","disk":{"bus":1}}]}}}})",
+       "spec.domain.devices.disks[0].disk.bus: must be a string"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","cdrom":{"bus":[]}}]}}}})",
+       "spec.domain.devices.disks[0].cdrom.bus: must be a string, got an array"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","lun":true}]}}}})",
+       "spec.domain.devices.disks[0].lun: must be an object"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","bootOrder":"1"}]}}}})",
+       "spec.domain.devices.disks[0].bootOrder: must be an integer, got a string"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","bootOrder":-1}]}}}})",
+       "spec.domain.devices.disks[0].bootOrder: must not be negative"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"disks":[{"name":"a","serial":5}]}}}})",
+       "spec.domain.devices.disks[0].serial: must be a string"},
+      {&vmi, R"({"spec":{"domain":{"firmware":[]}}})",
+       "spec.domain.firmware: must be an object, got an array"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":"x"}}}})",
+       "spec.domain.firmware.kernelBoot: must be an object, got a string"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":{"kernelArgs":1}}}}})",
+       "spec.domain.firmware.kernelBoot.kernelArgs: must be a string"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":{"container":1}}}}})",
+       "spec.domain.firmware.kernelBoot.container: must be an object, got a number"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":{"container":{"image":{}}}}}}})",
+       "spec.domain.firmware.kernelBoot.container.image: must be a string, got an object"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":{"container":{"kernelPath":true}}}}}})",
+       "spec.domain.firmware.kernelBoot.container.kernelPath: must be a string"},
+      {&vmi, R"({"spec":{"domain":{"firmware":{"kernelBoot":{"container":{"initrdPath":2}}}}}})",
+       "spec.domain.firmware.kernelBoot.container.initrdPath: must be a string"},
+      {&vmi, R"({"spec":{"volumes":[{"name":"c","cloudInitNoCloud":{"userData":1}}]}})",
+       "spec.volumes[0].cloudInitNoCloud.userData: must be a string, got a number"},
+      {&vmi, R"({"spec":{"volumes":[{"name":"c","cloudInitNoCloud":{"userDataBase64":[]}}]}})",
+       "spec.volumes[0].cloudInitNoCloud.userDataBase64: must be a string"},
+      {&vmi, R"({"spec":{"volumes":[{"name":"c","cloudInitNoCloud":{"networkData":{}}}]}})",
+       "spec.volumes[0].cloudInitNoCloud.networkData: must be a string"},
+      {&vmi, R"({"spec":{"volumes":[{"name":"c","cloudInitNoCloud":"x"}]}})",
+       "spec.volumes[0].cloudInitNoCloud: must be an object, got a string"},
+      {&vmi, R"({"spec":{"domain":{"devices":{"interfaces":[{"name":"a","macAddress":5}]}}}})",
+       "spec.domain.devices.interfaces[0].macAddress: must be a string, got a number"},
+      {&pv, R"({"kind":"PersistentVolumeClaim"})", "kind: must be PersistentVolume"},
+      {&pv, R"({"apiVersion":"kubevirt.io/v1"})", "apiVersion: unsupported"},
+      {&pv, R"({"spec":{"accessModes":[1]}})", "spec.accessModes[0]: must be a string"},
+      {&pv, R"({"spec":{"capacity":{"storage":"x"}}})", "spec.capacity.storage: quantities must"},
+      {&pv, R"({"spec":{"capacity":[]}})", "spec.capacity: must be an object"},
+      {&pv, R"({"spec":{"hostPath":{"path":1}}})", "spec.hostPath.path: must be a string"},
+      {&pv, R"({"spec":{"hostPath":"/x"}})", "spec.hostPath: must be an object, got a string"},
+      {&pv, R"({"spec":{"local":{"path":[]}}})", "spec.local.path: must be a string"},
+      {&pv, R"({"spec":{"nfs":{"server":1}}})", "spec.nfs.server: must be a string"},
+      {&pv, R"({"spec":{"nfs":{"server":"s","path":false}}})", "spec.nfs.path: must be a string"},
+      {&pv, R"({"spec":{"claimRef":{"name":1}}})", "spec.claimRef.name: must be a string"},
+      {&pv, R"({"spec":{"volumeMode":1}})", "spec.volumeMode: must be a string"},
   };
   for (const Case& c : cases) {
     INFO("json " << c.json.substr(0, 200));
@@ -476,6 +605,7 @@ TEST_CASE("parsers survive a wrong type at every path of a full object") {
   SweepWrongTypes(kVMIM, [](std::string_view j) { return api::ParseVMIM(j).status(); });
   SweepWrongTypes(kKubeVirt, [](std::string_view j) { return api::ParseKubeVirt(j).status(); });
   SweepWrongTypes(kPVC, [](std::string_view j) { return api::ParsePVC(j).status(); });
+  SweepWrongTypes(kPV, [](std::string_view j) { return api::ParsePV(j).status(); });
 }
 
 TEST_CASE("parsers accept a rapidjson value directly") {
@@ -551,8 +681,13 @@ TEST_CASE("JSON depth counts nesting outside strings only") {
   struct Case {
     const char* json;
     int depth;
-  } cases[] = {{"1", 0},          {"{}", 1},         {"[[],[[]]]", 3}, {R"({"a":"[[[["})", 1},
-               {R"(["\"[[["])", 1}, {R"(["\\",[]])", 2}, {"]]]]", 0}};
+  } cases[] = {{"1", 0},
+               {"{}", 1},
+               {"[[],[[]]]", 3},
+               {R"({"a":"[[[["})", 1},
+               {R"(["\"[[["])", 1},
+               {R"(["\\",[]])", 2},
+               {"]]]]", 0}};
   for (const Case& c : cases) {
     INFO(c.json);
     CHECK(api::JsonDepth(c.json) == c.depth);
