@@ -70,8 +70,11 @@ class LibvirtHypervisor final : public Hypervisor {
   base::Status Stop(const std::string& name) override;
   base::Status Undefine(const std::string& name) override;
   base::StatusOr<std::string> GetXml(const std::string& name) override;
-  // Sets max_downtime_ms (virDomainMigrateSetMaxDowntime) before the job starts,
-  // then blocks in virDomainMigrateToURI3.
+  // Sets max_downtime_ms (virDomainMigrateSetMaxDowntime; the value holds for
+  // the job that follows), then blocks in virDomainMigrateToURI3 on a connection
+  // opened for this migration only, so that GetJobStats/AbortJob from other
+  // threads are not held up behind it. Unavailable when that connection cannot
+  // be opened.
   base::Status Migrate(const std::string& name, const MigrateParams& params) override;
   base::StatusOr<JobStats> GetJobStats(const std::string& name, bool completed) override;
   base::Status AbortJob(const std::string& name) override;
