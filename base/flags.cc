@@ -215,6 +215,11 @@ Status FlagSet::Parse(const std::vector<std::string>& args) {
   }
   if (before_dashdash_ == SIZE_MAX) before_dashdash_ = positional_.size();
   if (help_) return Status::Ok();
+  if (!positional_allowed_) {
+    for (const std::string& word : positional_) {
+      problems.push_back("unexpected argument \"" + word + "\"");
+    }
+  }
   for (const Flag& f : flags_) {
     if (f.required && !seen(f.name)) problems.push_back("--" + f.name + " is required");
   }

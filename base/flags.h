@@ -54,6 +54,9 @@ class FlagSet {
   void Require(std::string_view name);
   // Forbids empty values of a string flag ("--name: must not be empty").
   void NonEmpty(std::string_view name);
+  // Parse() reports each positional word as `unexpected argument "word"`
+  // (daemons take flags only).
+  void DisallowPositional() { positional_allowed_ = false; }
 
   // Returns OK, or InvalidArgument whose message lists every problem, one per
   // line. With help_requested() the status is OK whatever else was wrong.
@@ -93,6 +96,7 @@ class FlagSet {
   size_t before_dashdash_ = 0;
   std::set<std::string> seen_;
   bool help_ = false;
+  bool positional_allowed_ = true;
 };
 
 // Joins the lines of a Parse() problem list with `prefix` before each, for

@@ -41,6 +41,7 @@ void Register(base::FlagSet& fs, Flags& f) {
   }
   fs.Require("node-name");
   fs.Require("advertise-libvirt-uri");
+  fs.DisallowPositional();
 }
 
 // The host part of a libvirt URI ("qemu+tcp://10.0.0.2:16509/system" -> "10.0.0.2").
@@ -79,9 +80,6 @@ base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args, bool have
   }
   std::vector<std::string> problems;
   if (!parsed.ok()) problems.push_back(parsed.message());
-  for (const std::string& word : fs.positional()) {
-    problems.push_back("unexpected argument \"" + word + "\"");
-  }
   if (!f.node_name.empty() && !api::IsDns1123Subdomain(f.node_name)) {
     problems.push_back("--node-name \"" + f.node_name +
                        "\": must be a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.')");

@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -22,6 +21,7 @@
 
 #include "base/flags.h"
 #include "base/log.h"
+#include "base/run_main.h"
 #include "base/prometheus.h"
 #include "base/signals.h"
 #include "engine/flags.h"
@@ -185,13 +185,4 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "migration-engine: fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "migration-engine: fatal: unknown exception\n";
-  }
-  return 1;
-}
+int main(int argc, char** argv) { return base::RunMain("migration-engine", Run, argc, argv); }

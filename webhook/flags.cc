@@ -27,6 +27,7 @@ void Register(base::FlagSet& fs, Flags& f) {
   }
   fs.Require("tls-cert-file");
   fs.Require("tls-private-key-file");
+  fs.DisallowPositional();
 }
 
 }  // namespace
@@ -48,11 +49,7 @@ base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
     f.help = true;
     return f;
   }
-  std::string problems = parsed.ok() ? "" : parsed.message();
-  for (const std::string& word : fs.positional()) {
-    problems += (problems.empty() ? "" : "\n") + ("unexpected argument \"" + word + "\"");
-  }
-  if (!problems.empty()) return base::InvalidArgument(problems);
+  if (!parsed.ok()) return parsed;
   return f;
 }
 

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -17,6 +16,7 @@
 
 #include "base/flags.h"
 #include "base/log.h"
+#include "base/run_main.h"
 #include "base/signals.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -163,13 +163,4 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "migration-webhook: fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "migration-webhook: fatal: unknown exception\n";
-  }
-  return 1;
-}
+int main(int argc, char** argv) { return base::RunMain("migration-webhook", Run, argc, argv); }

@@ -140,3 +140,11 @@ TEST_CASE("usage lists every flag with its default") {
 TEST_CASE("problem lines are prefixed one by one") {
   CHECK(base::PrefixLines("p: ", "a\nb") == "p: a\np: b\n");
 }
+
+TEST_CASE("a daemon's flag set refuses positional words, each named") {
+  Target t;
+  t.fs.DisallowPositional();
+  base::Status s = t.fs.Parse({"stray", "--port=1", "more"});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message() == "unexpected argument \"stray\"\nunexpected argument \"more\"");
+}
