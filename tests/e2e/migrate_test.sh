@@ -7,8 +7,8 @@
 # Environment:
 #   KM_E2E_GUEST_DIR      where guest/build.sh puts the guest (default: under the temp dir)
 #   KM_E2E_DIRTY_MIB_S    the guest's dirty rate during the migration (default 0; see README:
-#                         with QEMU 7.2 under TCG a guest writing memory during a live
-#                         migration is corrupted on the target)
+#                         QEMU 7.2 under TCG loses writes during a live migration; the guest's
+#                         pti=on from guest/domain-xml.sh works around it)
 #   KM_E2E_KEEP=1         keep the temp dir (logs, serial consoles) even when the test passes
 #   KM_E2E_NODE0{1,2}_PORT, KM_E2E_NODE0{1,2}_MIGRATION_PORTS: passed on to nodes.sh
 set -euo pipefail

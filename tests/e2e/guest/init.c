@@ -8,6 +8,8 @@
  *   km.dirty_mib_s=N    dirty N MiB/s of that buffer, steadily, in 10 ms ticks (default 0)
  *   km.disk=/dev/vda    write a pattern to this disk at first boot (if not there yet) and
  *                       verify it every second, reading past the guest's page cache
+ *   km.spin=1           wait for the next tick in a loop of system calls instead of sleeping
+ *                       (with pti=on, keeps QEMU's TCG TLB flushed: guest/domain-xml.sh)
  *
  * Memory: every 4 KiB page of the buffer holds a pseudo-random pattern (fixed at boot, summed
  * into `memsum`) and, in its last 8 bytes, a stamp. The dirtier walks the pages round robin and
@@ -325,6 +327,7 @@ int main(void) {
   setup_system();
   long size_mib = param_long("km.size_mib", 64, 1, 1 << 20);
   long dirty_mib_s = param_long("km.dirty_mib_s", 0, 0, 1 << 20);
+  long spin = param_long("km.spin", 0, 0, 1);
   const char *disk = param("km.disk");
   char disk_path[256] = "";
   if (disk) snprintf(disk_path, sizeof disk_path, "%s", disk);
@@ -389,6 +392,18 @@ int main(void) {
     struct timespec cur;
     clock_gettime(CLOCK_MONOTONIC, &cur);
     if (cur.tv_sec > next.tv_sec + 1) next = cur;
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    if (spin) {
+      /* km.spin=1: wait in a loop of system calls instead of sleeping. With pti=on each one
+       * writes CR3 twice, and QEMU (TCG) flushes its TLB at every CR3 write: the workaround
+       * for QEMU 7.2 losing writes in a live migration (guest/domain-xml.sh, README). */
+      for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &cur);
+        if (cur.tv_sec > next.tv_sec || (cur.tv_sec == next.tv_sec && cur.tv_nsec >= next.tv_nsec))
+          break;
+        syscall(SYS_getppid);
+      }
+    } else {
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
   }
 }
