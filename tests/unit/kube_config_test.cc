@@ -111,7 +111,8 @@ TEST_CASE("an explicit --kubeconfig path wins over KUBECONFIG", "[kube][config]"
   CHECK_THAT(missing.status().message(), Catch::Contains("nope.yaml"));
 }
 
-TEST_CASE("~/.kube/config is used when KUBECONFIG is unset", "[kube][config]") {
+TEST_CASE("the home directory kubeconfig (~/.kube/config) is used when KUBECONFIG is unset",
+          "[kube][config]") {
   TempDir d;
   d.Write("home/.kube/config", "current-context: c\nclusters:\n" +
                                    ClusterYaml("k", "https://home:443/") +
