@@ -36,50 +36,10 @@ disk_path=$data_dir/$name/scratch.img
 shared_path=$tmp/shared/data.img # the "bound PV" of claim data-pvc, seen by both nodes
 result=1
 
-say() { echo "domain_xml_test: $*"; }
-fail() {
-  echo "domain_xml_test: FAIL: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  set +e
-  if ((result != 0)); then
-    for n in node01 node02; do
-      for f in "$KM_E2E_STATE_DIR/$n/data/$name.log" "$KM_E2E_STATE_DIR/$n/log/libvirtd.log" \
-        "$KM_E2E_STATE_DIR/$n/log/qemu/$name.log"; do
-        [[ -f $f ]] || continue
-        echo "----- $n: ${f#"$KM_E2E_STATE_DIR/"} (last 15 lines)" >&2
-        tail -n 15 "$f" >&2
-      done
-    done
-  fi
-  "$here/nodes.sh" down >/dev/null 2>&1 || echo "domain_xml_test: nodes.sh down failed" >&2
-  if ((result == 0)) && [[ ${KM_E2E_KEEP:-0} != 1 ]]; then
-    rm -rf "$tmp"
-  else
-    echo "domain_xml_test: kept $tmp" >&2
-  fi
-}
+test_name=domain_xml_test
+# shellcheck source=tests/e2e/lib.sh
+source "$here/lib.sh"
 trap cleanup EXIT
-
-serial() { echo "$KM_E2E_STATE_DIR/$1/data/$name.log"; }
-
-alive_lines() {
-  tr -d '\r' <"$1" 2>/dev/null | sed -n -E 's/^km: alive n=([0-9]+) memsum=([0-9a-f]{16}) (.*)$/\1 \2 \3/p' || true
-}
-
-wait_alive() {
-  local file=$1 count=$2 timeout=$3 deadline=$((SECONDS + $3))
-  while :; do
-    if grep -qE 'BUG|Kernel panic|km: FATAL' "$file" 2>/dev/null; then
-      fail "the guest reported a failure in $file: $(grep -m1 -E 'BUG|Kernel panic|km: FATAL' "$file")"
-    fi
-    (($(alive_lines "$file" | wc -l) >= count)) && return 0
-    ((SECONDS <= deadline)) || fail "no $count alive lines in $file within ${timeout}s"
-    sleep 0.2
-  done
-}
 
 ((EUID == 0)) || fail "must run as root (libvirt nodes in mount namespaces)"
 [[ -x $bin/vmi_domain_xml ]] || fail "no $bin/vmi_domain_xml (build the target vmi_domain_xml)"

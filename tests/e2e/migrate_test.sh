@@ -34,56 +34,10 @@ result=1
 
 now() { echo $(($(date +%s%N) / 1000000)); } # milliseconds
 secs() { printf '%d.%02d' $((($2 - $1) / 1000)) $((($2 - $1) % 1000 / 10)); }
-say() { echo "migrate_test: $*"; }
-fail() {
-  echo "migrate_test: FAIL: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  set +e
-  if ((result != 0)); then
-    for n in node01 node02; do
-      for f in "$KM_E2E_STATE_DIR/$n/data/$name.log" "$KM_E2E_STATE_DIR/$n/log/libvirtd.log" \
-        "$KM_E2E_STATE_DIR/$n/log/qemu/$name.log"; do
-        [[ -f $f ]] || continue
-        echo "----- $n: ${f#"$KM_E2E_STATE_DIR/"} (last 15 lines)" >&2
-        tail -n 15 "$f" >&2
-      done
-    done
-  fi
-  "$here/nodes.sh" down >/dev/null 2>&1 || echo "migrate_test: nodes.sh down failed" >&2
-  if ((result == 0)) && [[ ${KM_E2E_KEEP:-0} != 1 ]]; then
-    rm -rf "$tmp"
-  else
-    echo "migrate_test: kept $tmp" >&2
-  fi
-}
+test_name=migrate_test
+# shellcheck source=tests/e2e/lib.sh
+source "$here/lib.sh"
 trap cleanup EXIT
-
-serial() { echo "$KM_E2E_STATE_DIR/$1/data/$name.log"; }
-
-# Complete "alive" lines of a serial log as "N MEMSUM VERDICT" (a line cut by the switch-over
-# is ignored; the kernel's messages are not alive lines).
-alive_lines() {
-  # The guest's tty ends lines with CR LF.
-  tr -d '\r' <"$1" 2>/dev/null | sed -n -E 's/^km: alive n=([0-9]+) memsum=([0-9a-f]{16}) (.*)$/\1 \2 \3/p' || true
-}
-
-# Waits until FILE has COUNT alive lines (after SKIP) or the guest reports trouble.
-wait_alive() {
-  local file=$1 count=$2 timeout=$3 deadline
-  deadline=$(($(now) + timeout * 1000))
-  while :; do
-    if grep -qE 'BUG|Kernel panic|km: FATAL' "$file" 2>/dev/null; then
-      fail "the guest reported a failure in ${file#"$tmp/"}: $(grep -m1 -E 'BUG|Kernel panic|km: FATAL' "$file")"
-    fi
-    (($(alive_lines "$file" | wc -l) >= count)) && return 0
-    (($(now) > deadline)) &&
-      fail "no $count alive lines in ${file#"$tmp/"} within ${timeout}s"
-    sleep 0.2
-  done
-}
 
 ((EUID == 0)) || fail "must run as root (libvirt nodes in mount namespaces)"
 for t in virsh truncate; do command -v $t >/dev/null || fail "missing program $t"; done
