@@ -32,6 +32,14 @@ void Annotations(Writer& w, const NodeRegistration& r) {
   w.EndObject();
 }
 
+// The spec fields a create and a renewal both write.
+void HolderFields(Writer& w, const NodeRegistration& r) {
+  Key(w, "holderIdentity");
+  Str(w, r.node_name);
+  Key(w, "leaseDurationSeconds");
+  w.Int(r.lease_duration_seconds);
+}
+
 const rapidjson::Value* Member(const rapidjson::Value& v, const char* name) {
   if (!v.IsObject()) return nullptr;
   auto it = v.FindMember(name);
@@ -62,17 +70,14 @@ std::string LeaseCreateJson(const NodeRegistration& r, std::string_view ns,
   Str(w, ns);
   Key(w, "labels");
   w.StartObject();
-  Key(w, kLabelEngineNode);
-  Str(w, r.node_name.size() <= 63 ? r.node_name : r.node_name.substr(0, 63));
+  Key(w, kLabelEngineLease);
+  Str(w, "true");
   w.EndObject();
   Annotations(w, r);
   w.EndObject();
   Key(w, "spec");
   w.StartObject();
-  Key(w, "holderIdentity");
-  Str(w, r.node_name);
-  Key(w, "leaseDurationSeconds");
-  w.Int(r.lease_duration_seconds);
+  HolderFields(w, r);
   Key(w, "acquireTime");
   Str(w, t);
   Key(w, "renewTime");
@@ -92,10 +97,7 @@ std::string LeaseRenewPatch(const NodeRegistration& r, std::chrono::system_clock
   w.EndObject();
   Key(w, "spec");
   w.StartObject();
-  Key(w, "holderIdentity");
-  Str(w, r.node_name);
-  Key(w, "leaseDurationSeconds");
-  w.Int(r.lease_duration_seconds);
+  HolderFields(w, r);
   Key(w, "renewTime");
   Str(w, base::FormatRfc3339Micro(now));
   w.EndObject();

@@ -23,7 +23,8 @@ inline constexpr std::string_view kLeasePrefix = "migration-engine-";
 inline constexpr std::string_view kAnnotationLibvirtUri = "kubemigrate.io/libvirt-uri";
 inline constexpr std::string_view kAnnotationMigrationAddress = "kubemigrate.io/migration-address";
 inline constexpr std::string_view kAnnotationFreeMemory = "kubemigrate.io/free-memory-bytes";
-inline constexpr std::string_view kLabelEngineNode = "kubemigrate.io/engine-node";
+// "true" on every engine Lease, so that peers list them with a label selector.
+inline constexpr std::string_view kLabelEngineLease = "kubemigrate.io/engine-lease";
 
 // What one engine publishes about its node.
 struct NodeRegistration {
@@ -54,8 +55,8 @@ struct EngineNode {
   std::optional<std::chrono::system_clock::time_point> renew_time;
 };
 
-// Reads an engine Lease (label kubemigrate.io/engine-node). InvalidArgument
-// naming the field when it is not one of ours or a field is malformed.
+// Reads an engine Lease. InvalidArgument naming the field when it lacks
+// holderIdentity or the libvirt URI annotation, or a field is malformed.
 base::StatusOr<EngineNode> ParseEngineLease(const kube::Object& lease);
 
 // Fresh: renewed no longer ago than its duration (a renewal from the future,

@@ -52,6 +52,8 @@ expect_match "$(jq -r '.metadata.annotations["kubemigrate.io/free-memory-bytes"]
 expect_match "$(jq -r .spec.renewTime <<<"$OUT")" \
   '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$' "renewTime is a MicroTime"
 FIRST=$(jq -r .spec.renewTime <<<"$OUT")
+expect_eq "$(k get lease -n kubevirt -l kubemigrate.io/engine-lease=true -o name)" \
+  "lease.coordination.k8s.io/migration-engine-node01" "peers find engine leases by their label"
 renewed() { [[ "$(k get lease -n kubevirt migration-engine-node01 -o jsonpath='{.spec.renewTime}')" != "$FIRST" ]]; }
 if wait_until 10 renewed; then pass "the lease is renewed"; else fail "the lease is renewed"; fi
 

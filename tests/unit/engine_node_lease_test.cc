@@ -33,8 +33,8 @@ TEST_CASE("the node lease carries the node, its libvirt URI, address and free me
   CHECK(
       json ==
       R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":)"
-      R"("migration-engine-node01","namespace":"kubevirt","labels":{"kubemigrate.io/engine-node":)"
-      R"("node01"},"annotations":{"kubemigrate.io/libvirt-uri":"qemu+tcp://10.0.0.1/system",)"
+      R"("migration-engine-node01","namespace":"kubevirt","labels":{"kubemigrate.io/engine-lease":)"
+      R"("true"},"annotations":{"kubemigrate.io/libvirt-uri":"qemu+tcp://10.0.0.1/system",)"
       R"("kubemigrate.io/migration-address":"10.0.0.1","kubemigrate.io/free-memory-bytes":)"
       R"("8589934592"}},"spec":{"holderIdentity":"node01","leaseDurationSeconds":40,)"
       R"("acquireTime":"2026-12-03T17:10:00.123456Z","renewTime":"2026-12-03T17:10:00.123456Z"}})");
