@@ -1,13 +1,9 @@
 #include "engine/heartbeat.h"
 
 #include "base/log.h"
+#include "engine/resources.h"
 
 namespace engine {
-namespace {
-
-const kube::ResourceRef kLeases{"coordination.k8s.io", "v1", "leases", true};
-
-}  // namespace
 
 NodeHeartbeat::NodeHeartbeat(kube::Api* api, base::Clock* clock, Options options)
     : api_(api), clock_(clock), options_(std::move(options)) {}
