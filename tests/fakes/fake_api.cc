@@ -107,17 +107,38 @@ base::StatusOr<Object> FakeApi::Patch(const ResourceRef& ref, std::string_view n
                                       const PatchOptions&) {
   std::lock_guard<std::mutex> l(mu_);
   if (auto f = Enter("PATCH", ref, ns, name)) return *f;
-  if (type != PatchType::kMerge) return Http(415, "UnsupportedMediaType", "merge patches only");
+  if (type != PatchType::kMerge && type != PatchType::kJson) {
+    return Http(415, "UnsupportedMediaType", "merge and JSON patches only");
+  }
   Key key = KeyOf(ref, ns, name);
   auto it = objects_.find(key);
   if (it == objects_.end()) return Http(404, "NotFound", What(ref, ns, name) + " not found");
   devcluster::JsonDoc target;
   target.Parse(it->second.data(), it->second.size());
+  const std::string current_rv = target["metadata"]["resourceVersion"].GetString();
   devcluster::JsonDoc p;
   p.Parse(patch.data(), patch.size());
   if (p.HasParseError()) return Http(400, "BadRequest", "the patch is not JSON");
-  base::Status applied = devcluster::ApplyMergePatch(target, p);
+  base::Status applied = type == PatchType::kMerge ? devcluster::ApplyMergePatch(target, p)
+                                                   : devcluster::ApplyJsonPatch(target, p);
   if (!applied.ok()) return applied;
+  // A resourceVersion in the patched object is a precondition, as on the API server.
+  if (target.IsObject() && target.HasMember("metadata") && target["metadata"].IsObject() &&
+      target["metadata"].HasMember("resourceVersion") &&
+      target["metadata"]["resourceVersion"].IsString() &&
+      current_rv != target["metadata"]["resourceVersion"].GetString()) {
+    return Http(409, "Conflict",
+                What(ref, ns, name) + ": the object has been modified; please apply your changes "
+                                      "to the latest version and try again");
+  }
+  // Removing the last finalizer of an object being deleted deletes it.
+  const auto& meta = target["metadata"];
+  if (meta.HasMember("deletionTimestamp") &&
+      (!meta.HasMember("finalizers") || !meta["finalizers"].IsArray() ||
+       meta["finalizers"].Empty())) {
+    objects_.erase(it);
+    return ParseObject(devcluster::ToJson(target));
+  }
   return Store(key, devcluster::ToJson(target), /*keep_uid=*/true);
 }
 
@@ -125,9 +146,22 @@ base::Status FakeApi::Delete(const ResourceRef& ref, std::string_view ns, std::s
                              const DeleteOptions&) {
   std::lock_guard<std::mutex> l(mu_);
   if (auto f = Enter("DELETE", ref, ns, name)) return *f;
-  if (objects_.erase(KeyOf(ref, ns, name)) == 0) {
-    return Http(404, "NotFound", What(ref, ns, name) + " not found");
+  auto it = objects_.find(KeyOf(ref, ns, name));
+  if (it == objects_.end()) return Http(404, "NotFound", What(ref, ns, name) + " not found");
+  // With finalizers the object stays, marked for deletion, as on the API server.
+  devcluster::JsonDoc doc;
+  doc.Parse(it->second.data(), it->second.size());
+  auto& meta = doc["metadata"];
+  if (meta.HasMember("finalizers") && meta["finalizers"].IsArray() && !meta["finalizers"].Empty()) {
+    if (!meta.HasMember("deletionTimestamp")) {
+      meta.AddMember("deletionTimestamp", devcluster::Json("2026-01-01T00:00:00Z"),
+                     doc.GetAllocator());
+      auto stored = Store(it->first, devcluster::ToJson(doc), /*keep_uid=*/true);
+      if (!stored.ok()) return stored.status();
+    }
+    return base::Status::Ok();
   }
+  objects_.erase(it);
   return base::Status::Ok();
 }
 

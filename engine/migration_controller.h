@@ -1,0 +1,172 @@
+// MigrationController: the migration flow of design.md §4.2 on one node, as a
+// level-triggered reconciler of VirtualMachineInstanceMigrations (style.md §3).
+//
+// Each engine reconciles every VMIM; its role comes from the objects:
+//   source  the VMI runs on this node (status.nodeName; for a final VMIM,
+//           migrationState.sourceNode): it owns the migration, from the
+//           finalizer to the outcome, and is the only writer of the phase
+//           except TargetReady;
+//   target  migrationState.targetNode is this node: in PreparingTarget it
+//           creates the files a block migration copies and publishes its
+//           address (phase TargetReady); while Running it reports when the
+//           incoming domain appears (targetNodeDomainDetected).
+//
+// Source steps, each idempotent (a restart resumes from the stored phase):
+//   ""/Pending       finalizer + kubevirt.io/vmi-name label; checks (VMI exists
+//                    and runs here, LiveMigratable, one migration per VMI,
+//                    feature gate); a slot (SlotLimiter): blocked → stays
+//                    Pending with a WaitingForSlot condition naming the limit
+//   Scheduling       a target (PickTarget): none → stays Scheduling with a
+//                    Schedulable=False condition and a Warning event, Failed
+//                    after the unschedulable timeout (300 s or the annotation)
+//   Scheduled, PreparingTarget
+//                    written together with sourceNode/targetNode/migrationUid;
+//                    the guest's dirty rate is measured meanwhile
+//   TargetReady      the forecast is written with phase Running and the VMI's
+//                    migrationState (startTimestamp...) BEFORE libvirt is
+//                    called, so a restart never starts a second job; then a
+//                    MigrationRunner runs the job
+//   Running          found without a runner (the engine restarted): the job
+//                    is adopted, never restarted
+//   final            the runner writes the outcome to the VMIM and the VMI
+//                    (nodeName = target on success); then the slot is
+//                    released and the finalizer removed
+// A VMIM deleted before Running ends without a migrationState, the VMI where
+// it was. Deleted while Running: the runner aborts the job (cancel).
+//
+// Thread safety: Reconcile may run on several worker threads at once for
+// different keys (the work queue never hands one key to two workers);
+// OnDomainEvent is called from the hypervisor's event thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "api/types.h"
+#include "base/clock.h"
+#include "base/prometheus.h"
+#include "base/status.h"
+#include "engine/domain_xml.h"
+#include "engine/events.h"
+#include "engine/hypervisor.h"
+#include "engine/migration_runner.h"
+#include "engine/monitor.h"
+#include "kube/api.h"
+#include "kube/informer.h"
+
+namespace engine {
+
+// The limits of design.md §2, enforced across engines (engine/slots.h).
+struct SlotRequest {
+  std::string vmim_uid;
+  std::string vmim_key;  // "ns/name"
+  std::string source_node;
+  int64_t cluster_limit = 5;
+  int64_t node_limit = 2;
+};
+struct SlotGrant {
+  bool acquired = false;
+  std::string reason;   // blocked: CamelCase, e.g. "ParallelOutboundMigrationsPerNodeReached"
+  std::string message;  // blocked: which limit, the counts, who holds the slots
+};
+class SlotLimiter {
+ public:
+  virtual ~SlotLimiter() = default;
+  // Idempotent: a VMIM that holds its slots gets them again.
+  virtual base::StatusOr<SlotGrant> Acquire(const SlotRequest& request) = 0;
+  // Frees whatever the VMIM holds; OK when nothing.
+  virtual base::Status Release(const std::string& vmim_uid) = 0;
+};
+
+struct MigrationControllerSettings {
+  std::string node_name;
+  std::string migration_address;  // published as targetNodeAddress when this node is the target
+  std::string kubevirt_namespace = "kubevirt";
+  std::string kubevirt_name = "kubevirt";
+  bool migration_tls = false;
+  std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds progress_interval{2000};
+  std::chrono::seconds unschedulable_timeout{300};
+  // The rate a forecast assumes when the bandwidth is unlimited.
+  uint64_t link_bytes_per_second = uint64_t{1} << 30;
+  int dirty_rate_seconds = 1;
+  DowntimeRamp downtime;
+};
+
+struct MigrationControllerDeps {
+  kube::Api* api = nullptr;
+  kube::Store* vmims = nullptr;
+  kube::Store* vmis = nullptr;
+  kube::Store* engine_leases = nullptr;  // engine Leases (kubemigrate.io/engine-lease=true)
+  kube::Store* nodes = nullptr;
+  kube::Store* kubevirts = nullptr;
+  Hypervisor* hv = nullptr;
+  SlotLimiter* slots = nullptr;
+  EventRecorder* events = nullptr;
+  base::Clock* clock = nullptr;
+  // This node's files of a VMI (node_files.h): the sources (to know which
+  // disks a block migration copies) and the target's preparation.
+  std::function<base::StatusOr<DomainSources>(const api::VMI&)> volume_sources;
+  std::function<base::Status(const api::VMI&)> prepare_target;
+  // Reconcile `key` again after `delay` (the work queue's AddAfter).
+  std::function<void(const std::string& key, std::chrono::nanoseconds delay)> requeue;
+};
+
+class MigrationController {
+ public:
+  MigrationController(MigrationControllerDeps deps, MigrationControllerSettings settings);
+  ~MigrationController();  // Shutdown()
+  MigrationController(const MigrationController&) = delete;
+  MigrationController& operator=(const MigrationController&) = delete;
+
+  // Errors mean "retry with backoff" (API unreachable, conflicts).
+  base::Status Reconcile(const std::string& key);
+  void OnDomainEvent(const DomainEvent& event);
+  // Stops watching running jobs without aborting them (they are adopted at
+  // the next start) and joins the workers. Returns how many jobs were left.
+  int Shutdown();
+
+  void WriteMetrics(base::prom::TextWriter& w) const;
+  int active_runners() const;
+
+ private:
+  struct Context;
+  struct Running;
+  base::Status Source(Context& c);
+  base::Status Target(Context& c);
+  base::Status Cleanup(Context& c);
+  base::Status StartRunner(Context& c, bool adopt);
+  base::Status Fail(Context& c, const std::string& reason, const std::string& message);
+  base::Status WriteVMIMStatus(Context& c, const std::string& extra_state_json = "");
+  base::Status EnsureFinalizerAndLabel(Context& c);
+  base::Status RemoveFinalizer(Context& c);
+  void OnRunnerDone(const std::string& key, const std::string& uid, const RunnerResult& r);
+  base::Status PatchVMI(const std::string& ns, const std::string& name, const std::string& patch);
+  std::optional<api::KubeVirtConfig> Config() const;
+  std::string Now() const;
+
+  const MigrationControllerDeps deps_;
+  const MigrationControllerSettings settings_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Running>> running_;  // by VMIM uid
+  std::map<std::string, std::shared_future<base::StatusOr<uint64_t>>> dirty_rates_;  // by VMIM uid
+  bool shutting_down_ = false;
+
+  // Metrics.
+  std::map<std::string, uint64_t> results_;  // "Succeeded", "Failed", "Cancelled"
+  uint64_t started_ = 0;
+  uint64_t status_writes_ = 0;
+  uint64_t adopted_ = 0;
+  base::prom::Histogram duration_{{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}};
+  base::prom::Histogram downtime_{{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5}};
+};
+
+}  // namespace engine
