@@ -4,6 +4,7 @@
 // racing for the same slots.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <string>
@@ -439,4 +440,53 @@ TEST_CASE("engines racing for slots never exceed either limit", "[slots]") {
     auto h = HolderOf(api, engine::ClusterSlotName(i));
     if (h && !h->empty()) CHECK(*h == "uid-old-3");
   }
+}
+
+TEST_CASE("two engines that read the same leftover holder cannot both fill the lowered limit",
+          "[slots]") {
+  // The race a "refuse when live holders >= limit" rule loses: node01's limit
+  // was 4 and is now 2; one holder is left at index 3. Two engines read the
+  // slots (the liveness predicate holds each until both have read), then both
+  // write. Only one may get a slot: 1 leftover + 1 = the limit.
+  kube::testing::FakeApi api;
+  base::testing::FakeClock clock;
+  engine::SlotManager setup(&api, &clock, {});
+  const engine::HolderLiveness all_alive = [](const engine::SlotHolder&) { return true; };
+  for (const char* name : {"old-0", "old-1", "old-2", "old-3"}) {
+    Acquired(setup.Acquire(Request(name, "node01", 4, 10), all_alive));
+  }
+  for (const char* uid : {"uid-old-0", "uid-old-1", "uid-old-2"}) {
+    REQUIRE(setup.Release(uid, "node01").ok());
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int reads = 0;
+  const std::string leftover = engine::NodeSlotName("node01", 3);
+  const engine::HolderLiveness both_read_first = [&](const engine::SlotHolder& h) {
+    if (h.slot != leftover) return true;
+    std::unique_lock<std::mutex> l(mu);
+    if (reads < 2 && ++reads == 2) cv.notify_all();
+    cv.wait(l, [&] { return reads >= 2; });
+    return true;
+  };
+  std::atomic<int> got{0}, waiting{0}, errors{0};
+  std::vector<std::thread> engines;
+  for (const char* name : {"mig-a", "mig-b"}) {
+    engines.emplace_back([&, name] {
+      engine::SlotManager slots(&api, &clock, {});
+      auto r = slots.Acquire(Request(name, "node01", 2, 10), both_read_first);
+      if (!r.ok()) {
+        ++errors;
+      } else if (std::holds_alternative<engine::SlotsAcquired>(*r)) {
+        ++got;
+      } else {
+        ++waiting;
+      }
+    });
+  }
+  for (auto& e : engines) e.join();
+  CHECK(errors == 0);
+  CHECK(got == 1);
+  CHECK(waiting == 1);
 }
