@@ -46,9 +46,7 @@ bool IsRetryableWrite(const base::Status& s) {
          s.code() == base::Code::kNotFound;
 }
 
-std::string HolderName(const SlotHolder& h) {
-  return h.vmim.empty() ? "uid " + h.uid : h.vmim;
-}
+std::string HolderName(const SlotHolder& h) { return h.vmim.empty() ? "uid " + h.uid : h.vmim; }
 
 }  // namespace
 
@@ -86,7 +84,8 @@ SlotHolder ParseSlotLease(const kube::Object& lease) {
       it != lease.annotations.end()) {
     h.engine_node = it->second;
   }
-  if (auto t = kube::StringField(lease, "spec.acquireTime")) h.acquire_time = base::ParseRfc3339(*t);
+  if (auto t = kube::StringField(lease, "spec.acquireTime"))
+    h.acquire_time = base::ParseRfc3339(*t);
   return h;
 }
 
@@ -195,8 +194,7 @@ base::StatusOr<std::vector<SlotManager::Slot>> SlotManager::ReadAll(const Kind& 
 
 base::StatusOr<SlotManager::TakeResult> SlotManager::Take(const Kind& kind, int64_t limit,
                                                           const SlotRequest& request,
-                                                          const HolderLiveness& alive,
-                                                          bool* took) {
+                                                          const HolderLiveness& alive, bool* took) {
   *took = false;
   SlotHolder me;
   me.uid = request.vmim_uid;
@@ -232,10 +230,10 @@ base::StatusOr<SlotManager::TakeResult> SlotManager::Take(const Kind& kind, int6
       if (slots[i].index >= capacity || live[i]) continue;
       me.slot = slots[i].name;
       me.acquire_time = clock_->WallNow();
-      auto r = attempt(api_->Update(kLeases, options_.ns, slots[i].name,
-                                    SlotLeaseJson(slots[i].name, options_.ns, &me,
-                                                  slots[i].resource_version),
-                                    kube::UpdateOptions{}));
+      auto r = attempt(
+          api_->Update(kLeases, options_.ns, slots[i].name,
+                       SlotLeaseJson(slots[i].name, options_.ns, &me, slots[i].resource_version),
+                       kube::UpdateOptions{}));
       if (!r) continue;
       if (!r->ok()) return *r;
       *took = true;
@@ -247,8 +245,9 @@ base::StatusOr<SlotManager::TakeResult> SlotManager::Take(const Kind& kind, int6
          ++n) {
       me.slot = kind.name(n);
       me.acquire_time = clock_->WallNow();
-      auto r = attempt(api_->Create(kLeases, options_.ns, SlotLeaseJson(me.slot, options_.ns, &me, ""),
-                                    kube::CreateOptions{}));
+      auto r =
+          attempt(api_->Create(kLeases, options_.ns, SlotLeaseJson(me.slot, options_.ns, &me, ""),
+                               kube::CreateOptions{}));
       if (!r) continue;
       if (!r->ok()) return *r;
       *took = true;
@@ -280,22 +279,20 @@ base::StatusOr<AcquireResult> SlotManager::Acquire(const SlotRequest& request,
                                  "\" is not a DNS-1123 subdomain");
   }
   if (request.per_node_limit < 1 || request.per_cluster_limit < 1) {
-    return base::InvalidArgument("migration slot: limits must be at least 1 (" +
-                                 std::string(kLimitPerNode) + "=" +
-                                 std::to_string(request.per_node_limit) + ", " +
-                                 std::string(kLimitPerCluster) + "=" +
-                                 std::to_string(request.per_cluster_limit) + ")");
+    return base::InvalidArgument(
+        "migration slot: limits must be at least 1 (" + std::string(kLimitPerNode) + "=" +
+        std::to_string(request.per_node_limit) + ", " + std::string(kLimitPerCluster) + "=" +
+        std::to_string(request.per_cluster_limit) + ")");
   }
   bool took_node = false;
-  auto node = Take(NodeKind(request.source_node), request.per_node_limit, request, alive,
-                   &took_node);
+  auto node =
+      Take(NodeKind(request.source_node), request.per_node_limit, request, alive, &took_node);
   if (!node.ok()) return node.status();
   if (auto* blocked = std::get_if<SlotsBlocked>(&*node)) return AcquireResult(std::move(*blocked));
   const std::string node_slot = std::get<std::string>(*node);
 
   bool took_cluster = false;
-  auto cluster =
-      Take(ClusterKind(), request.per_cluster_limit, request, alive, &took_cluster);
+  auto cluster = Take(ClusterKind(), request.per_cluster_limit, request, alive, &took_cluster);
   if (cluster.ok() && std::holds_alternative<std::string>(*cluster)) {
     return AcquireResult(SlotsAcquired{node_slot, std::get<std::string>(*cluster)});
   }
@@ -304,10 +301,9 @@ base::StatusOr<AcquireResult> SlotManager::Acquire(const SlotRequest& request,
   if (took_node) {
     base::Status freed = FreeOne(node_slot, request.vmim_uid);
     if (!freed.ok()) {
-      base::log::Warning("migration slot not given back; it is freed when the VMIM is",
-                         {{"slot", options_.ns + "/" + node_slot},
-                          {"vmim", request.vmim_key},
-                          {"error", freed}});
+      base::log::Warning(
+          "migration slot not given back; it is freed when the VMIM is",
+          {{"slot", options_.ns + "/" + node_slot}, {"vmim", request.vmim_key}, {"error", freed}});
     }
   }
   if (!cluster.ok()) return cluster.status();

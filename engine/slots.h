@@ -49,6 +49,10 @@
 // migration even though its libvirt job may still run; the engine that lost
 // its lease is expected to stop starting work. No fencing is done here.
 //
+// One VMIM, one caller: two Acquire calls for the same uid at the same time
+// (which the per-key work queue prevents) could each take a slot; Release
+// frees every slot held by the uid, so nothing leaks past the migration.
+//
 // Thread safety: SlotManager's methods may be called concurrently (it keeps
 // no state of its own between calls); several managers, in one process or in
 // many engines, may work on the same slots. The free functions are pure.
@@ -123,10 +127,10 @@ bool HolderAlive(const SlotHolder& holder, const api::VMIM* vmim, const EngineNo
 
 struct SlotRequest {
   std::string vmim_uid;
-  std::string vmim_key;     // "ns/name", written as the kubemigrate.io/vmim annotation
-  std::string source_node;  // the VMI's node, whose engine runs the job
-  int64_t per_node_limit = 2;      // parallelOutboundMigrationsPerNode
-  int64_t per_cluster_limit = 5;   // parallelMigrationsPerCluster
+  std::string vmim_key;           // "ns/name", written as the kubemigrate.io/vmim annotation
+  std::string source_node;        // the VMI's node, whose engine runs the job
+  int64_t per_node_limit = 2;     // parallelOutboundMigrationsPerNode
+  int64_t per_cluster_limit = 5;  // parallelMigrationsPerCluster
 };
 
 struct SlotsAcquired {

@@ -25,8 +25,8 @@ namespace {
 const kube::ResourceRef kLeases{"coordination.k8s.io", "v1", "leases", true};
 constexpr const char* kNs = "kubevirt";
 
-engine::SlotRequest Request(const std::string& name, const std::string& node,
-                            int64_t per_node = 2, int64_t per_cluster = 5) {
+engine::SlotRequest Request(const std::string& name, const std::string& node, int64_t per_node = 2,
+                            int64_t per_cluster = 5) {
   engine::SlotRequest r;
   r.vmim_uid = "uid-" + name;
   r.vmim_key = "default/" + name;
@@ -218,9 +218,9 @@ TEST_CASE("slot names are valid and distinct for long and awkward node names", "
   const std::string dotted = std::string(205, 'x').replace(203, 1, ".") + std::string(40, 'y');
   REQUIRE(api::IsDns1123Subdomain(dotted));
 
-  for (const std::string& node : {std::string("node01"), std::string("cluster"),
-                                  std::string("n.example.com"), longest, other, dotted,
-                                  std::string(222, 'z'), std::string(223, 'z')}) {
+  for (const std::string& node :
+       {std::string("node01"), std::string("cluster"), std::string("n.example.com"), longest, other,
+        dotted, std::string(222, 'z'), std::string(223, 'z')}) {
     for (int64_t index : {int64_t{0}, int64_t{7}, int64_t{2147483647}}) {
       const std::string name = engine::NodeSlotName(node, index);
       INFO(name);
@@ -347,14 +347,14 @@ TEST_CASE("a holder is alive while its VMIM runs and its engine's lease is fresh
     const engine::EngineNode* engine;
     bool alive;
   };
-  for (const Case& c : std::vector<Case>{{"running, fresh", &vmim, &fresh, true},
-                                         {"being deleted, not final", &deleting, &fresh, true},
-                                         {"VMIM gone", nullptr, &fresh, false},
-                                         {"VMIM recreated with another uid", &other_uid, &fresh,
-                                          false},
-                                         {"VMIM final", &done, &fresh, false},
-                                         {"engine lease stale", &vmim, &stale, false},
-                                         {"engine lease gone", &vmim, nullptr, false}}) {
+  for (const Case& c :
+       std::vector<Case>{{"running, fresh", &vmim, &fresh, true},
+                         {"being deleted, not final", &deleting, &fresh, true},
+                         {"VMIM gone", nullptr, &fresh, false},
+                         {"VMIM recreated with another uid", &other_uid, &fresh, false},
+                         {"VMIM final", &done, &fresh, false},
+                         {"engine lease stale", &vmim, &stale, false},
+                         {"engine lease gone", &vmim, nullptr, false}}) {
     INFO(c.what);
     CHECK(engine::HolderAlive(h, c.vmim, c.engine, now) == c.alive);
   }
