@@ -1,13 +1,16 @@
 // migration-engine: the per-node daemon (design.md §4.2, §4.3).
 //
-// This first increment registers the node and stays healthy: it checks its
-// flags (every problem at once, exit 2), connects to the local libvirt daemon
-// and to the API server (exit 1 on failure), keeps the node's Lease renewed
-// with the advertised libvirt URI, migration address and free memory, and
-// serves /healthz, /readyz and /metrics. SIGTERM or SIGINT stops it (exit 0).
+// It checks its flags (every problem at once, exit 2), connects to the local
+// libvirt daemon and to the API server (exit 1 on failure), keeps the node's
+// Lease renewed with the advertised libvirt URI, migration address and free
+// memory, runs the migration controller (migration_controller.h) on
+// list+watch caches, and serves /healthz, /readyz and /metrics. SIGTERM or
+// SIGINT stops it (exit 0); libvirt jobs in flight keep running and are
+// adopted at the next start.
 #include <httplib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -26,9 +29,16 @@
 #include "base/signals.h"
 #include "engine/flags.h"
 #include "engine/heartbeat.h"
+#include "engine/events.h"
+#include "engine/health.h"
 #include "engine/libvirt_hypervisor.h"
+#include "engine/migration_controller.h"
+#include "engine/reconcile_loop.h"
+#include "engine/resources.h"
+#include "engine/slots.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/informer.h"
 
 namespace {
 
@@ -121,32 +131,116 @@ int Run(int argc, char** argv) {
     return 1;
   }
   engine::LibvirtHypervisor* hv = hypervisor->get();
-  hv->SetEventHandler([](const engine::DomainEvent& e) {
-    if (e.kind == engine::DomainEvent::Kind::kConnectionLost) {
-      base::log::Warning("libvirt connection lost; reconnecting");
-    } else if (e.kind == engine::DomainEvent::Kind::kConnectionRestored) {
-      base::log::Info("libvirt connection restored");
-    }
-  });
+  base::Clock* clock = base::RealClock();
+  const std::string& node = flags->node_name;
 
   engine::NodeHeartbeat::Options lopts;
   lopts.ns = flags->kubevirt_namespace;
-  lopts.registration.node_name = flags->node_name;
+  lopts.registration.node_name = node;
   lopts.registration.libvirt_uri = flags->advertise_libvirt_uri;
   lopts.registration.migration_address = flags->migration_address;
   lopts.registration.lease_duration_seconds = flags->lease_duration_seconds;
   // A third of the duration: two renewals may fail before the node looks gone.
   lopts.interval = std::chrono::milliseconds(flags->lease_duration_seconds * 1000 / 3);
   lopts.free_memory = HostMemAvailable;
-  engine::NodeHeartbeat heartbeat(client.get(), base::RealClock(), lopts);
+  engine::NodeHeartbeat heartbeat(client.get(), clock, lopts);
 
+  // Caches (list + watch) of what the controllers read.
+  kube::Informer vmims(client.get(), engine::kVMIMs, "");
+  kube::Informer vmis(client.get(), engine::kVMIs, "");
+  kube::ListOptions engine_leases_only;
+  engine_leases_only.label_selector = std::string(engine::kLabelEngineLease) + "=true";
+  kube::Informer leases(client.get(), engine::kLeases, flags->kubevirt_namespace,
+                        engine_leases_only);
+  kube::Informer nodes(client.get(), engine::kNodes, "");
+  kube::ListOptions kubevirt_only;
+  kubevirt_only.field_selector = "metadata.name=" + flags->kubevirt_name;
+  kube::Informer kubevirts(client.get(), engine::kKubeVirts, flags->kubevirt_namespace,
+                           kubevirt_only);
+  std::vector<kube::Informer*> informers = {&vmims, &vmis, &leases, &nodes, &kubevirts};
+
+  engine::EventRecorder events(client.get(), clock, {"migration-engine", node, std::chrono::seconds(600)});
+  engine::SlotManager slot_manager(client.get(), clock, {flags->kubevirt_namespace});
+  engine::LeaseSlotLimiter slots(&slot_manager, node, &vmims.store(), &leases.store(), clock);
+
+  std::unique_ptr<engine::ReconcileLoop> migration_loop;
+  engine::MigrationControllerDeps mdeps;
+  mdeps.api = client.get();
+  mdeps.vmims = &vmims.store();
+  mdeps.vmis = &vmis.store();
+  mdeps.engine_leases = &leases.store();
+  mdeps.nodes = &nodes.store();
+  mdeps.kubevirts = &kubevirts.store();
+  mdeps.hv = hv;
+  mdeps.slots = &slots;
+  mdeps.events = &events;
+  mdeps.clock = clock;
+  mdeps.requeue = [&migration_loop](const std::string& key, std::chrono::nanoseconds d) {
+    migration_loop->queue().AddAfter(key, d);
+  };
+  engine::MigrationControllerSettings msettings;
+  msettings.node_name = node;
+  msettings.migration_address = flags->migration_address;
+  msettings.kubevirt_namespace = flags->kubevirt_namespace;
+  msettings.kubevirt_name = flags->kubevirt_name;
+  msettings.migration_tls = flags->migration_tls;
+  engine::MigrationController migrations(mdeps, msettings);
+  migration_loop = std::make_unique<engine::ReconcileLoop>(
+      "migration", clock, [&](const std::string& key) { return migrations.Reconcile(key); }, 4);
+
+  // Event handlers only enqueue (style.md §3).
+  auto enqueue_all_vmims = [&] {
+    for (const kube::ObjectPtr& o : vmims.store().List()) migration_loop->queue().Add(o->Key());
+  };
+  vmims.AddHandler(kube::EventHandlers{
+      [&](const kube::ObjectPtr& o) { migration_loop->queue().Add(o->Key()); },
+      [&](const kube::ObjectPtr& before, const kube::ObjectPtr& after) {
+        migration_loop->queue().Add(after->Key());
+        // A migration that ended frees slots and target capacity: the waiting
+        // ones try again at once.
+        auto was = kube::StringField(*before, "status.phase");
+        auto is = kube::StringField(*after, "status.phase");
+        if (was != is && (is == "Succeeded" || is == "Failed")) enqueue_all_vmims();
+      },
+      [&](const kube::ObjectPtr& o) {
+        migration_loop->queue().Add(o->Key());
+        enqueue_all_vmims();
+      }});
+  // A VMI's change (its node, its migration state) concerns its migrations.
+  auto enqueue_vmims_of = [&](const kube::ObjectPtr& vmi) {
+    for (const kube::ObjectPtr& o : vmims.store().List()) {
+      if (o->namespace_ == vmi->namespace_ && kube::StringField(*o, "spec.vmiName") == vmi->name) {
+        migration_loop->queue().Add(o->Key());
+      }
+    }
+  };
+  vmis.AddHandler(kube::EventHandlers{
+      enqueue_vmims_of, [&](const kube::ObjectPtr&, const kube::ObjectPtr& after) { enqueue_vmims_of(after); },
+      enqueue_vmims_of});
+
+  hv->SetEventHandler([&migrations](const engine::DomainEvent& e) {
+    if (e.kind == engine::DomainEvent::Kind::kConnectionLost) {
+      base::log::Warning("libvirt connection lost; reconnecting");
+    } else if (e.kind == engine::DomainEvent::Kind::kConnectionRestored) {
+      base::log::Info("libvirt connection restored");
+    }
+    migrations.OnDomainEvent(e);
+  });
+
+  auto readiness = [&] {
+    engine::ReadinessInput in;
+    in.libvirt_connected = hv->Connected();
+    in.lease_healthy = heartbeat.Healthy();
+    for (kube::Informer* i : informers) in.caches_synced = in.caches_synced && i->HasSynced();
+    return engine::ReadinessProblems(in);
+  };
   (*health)->server().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
   (*health)->server().Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
+    std::vector<std::string> problems = readiness();
     std::string why;
-    if (!hv->Connected()) why += "libvirt: not connected\n";
-    if (!heartbeat.Healthy()) why += "node lease: not renewed within its duration\n";
+    for (const std::string& p : problems) why += p + "\n";
     res.status = why.empty() ? 200 : 503;
     res.set_content(why.empty() ? "ok\n" : why, "text/plain");
   });
@@ -161,16 +255,34 @@ int Run(int argc, char** argv) {
     w.Family("migration_engine_lease_renewal_failures_total", "counter",
              "Failed renewals of this node's Lease (each is logged).");
     w.Sample("migration_engine_lease_renewal_failures_total", {}, heartbeat.failures());
+    w.Family("migration_engine_events_total", "counter",
+             "Kubernetes Events written, and lost (each loss is logged).");
+    w.Sample("migration_engine_events_total", {{"result", "written"}}, events.written());
+    w.Sample("migration_engine_events_total", {{"result", "failed"}}, events.failed());
+    migrations.WriteMetrics(w);
     res.set_content(w.Take(), "text/plain; version=0.0.4; charset=utf-8");
   });
   (*health)->Start();
   (*metrics)->Start();
   heartbeat.Start();
-
+  for (kube::Informer* i : informers) i->Start();
+  // The controllers start once every cache has listed: deciding from a
+  // partial cache would, say, fail a migration for a VMI not yet seen.
+  std::atomic<bool> stopping{false};
+  std::thread starter([&] {
+    for (kube::Informer* i : informers) {
+      while (!stopping && !i->WaitForSync(std::chrono::seconds(1))) {
+      }
+    }
+    if (stopping) return;
+    base::log::Info("caches synced; starting the controllers");
+    migration_loop->Start();
+    enqueue_all_vmims();
+  });
   // The ports on stdout are what scripts wait for (tests start it with port 0).
-  std::cout << "migration-engine " << flags->node_name << " healthz " << (*health)->port()
+  std::cout << "migration-engine " << node << " healthz " << (*health)->port()
             << " metrics " << (*metrics)->port() << std::endl;
-  base::log::Info("started", {{"node", flags->node_name},
+  base::log::Info("started", {{"node", node},
                               {"libvirt_uri", flags->libvirt_uri},
                               {"advertise_libvirt_uri", flags->advertise_libvirt_uri},
                               {"domain_type", flags->domain_type},
@@ -179,7 +291,20 @@ int Run(int argc, char** argv) {
 
   int sig = base::WaitForStopSignal();
   base::log::Info("stopping", {{"signal", base::SignalName(sig)}});
+  stopping = true;
+  starter.join();
+  migration_loop->Stop();
+  int left = migrations.Shutdown();
+  for (kube::Informer* i : informers) i->Stop();
   heartbeat.Stop();
+  if (left > 0) {
+    // Their Migrate() calls block until the jobs end; the jobs are libvirt's
+    // and go on, and the next start adopts them. Exit without waiting.
+    base::log::Info("leaving migrations running; they are adopted at the next start",
+                    {{"migrations", left}});
+    std::cout.flush();
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <variant>
 
 #include "api/conditions.h"
 #include "api/json.h"
@@ -111,6 +112,43 @@ struct MigrationController::Running {
   RunnerProgress progress;
   bool finished = false;
 };
+
+LeaseSlotLimiter::LeaseSlotLimiter(SlotManager* slots, std::string node, kube::Store* vmims,
+                                   kube::Store* engine_leases, base::Clock* clock)
+    : slots_(slots),
+      node_(std::move(node)),
+      vmims_(vmims),
+      engine_leases_(engine_leases),
+      clock_(clock) {}
+
+base::StatusOr<SlotGrant> LeaseSlotLimiter::Acquire(const SlotRequest& request) {
+  const auto now = clock_->WallNow();
+  HolderLiveness alive = [this, now](const SlotHolder& h) {
+    std::optional<api::VMIM> vmim;
+    if (auto o = vmims_->Get(h.vmim); o && o->doc) {
+      auto parsed = api::ParseVMIM(*o->doc);
+      if (parsed.ok()) vmim = *parsed;
+    }
+    std::optional<EngineNode> engine;
+    for (const kube::ObjectPtr& o : engine_leases_->List()) {
+      if (o->name != LeaseName(h.engine_node)) continue;
+      auto parsed = ParseEngineLease(*o);
+      if (parsed.ok()) engine = *parsed;
+    }
+    return HolderAlive(h, vmim ? &*vmim : nullptr, engine ? &*engine : nullptr, now);
+  };
+  auto r = slots_->Acquire(request, alive);
+  if (!r.ok()) return r.status();
+  if (std::holds_alternative<SlotsAcquired>(*r)) return SlotGrant{true, "", ""};
+  const SlotsBlocked& b = std::get<SlotsBlocked>(*r);
+  std::string reason = b.limit_name == kLimitPerNode ? "ParallelOutboundMigrationsPerNodeReached"
+                                                     : "ParallelMigrationsPerClusterReached";
+  return SlotGrant{false, reason, b.message};
+}
+
+base::Status LeaseSlotLimiter::Release(const std::string& vmim_uid) {
+  return slots_->Release(vmim_uid, node_);
+}
 
 MigrationController::MigrationController(MigrationControllerDeps deps,
                                          MigrationControllerSettings settings)
@@ -432,8 +470,8 @@ base::Status MigrationController::Source(Context& c) {
 
   if (st.phase == MigrationPhase::kPending) {
     SlotRequest req{uid, c.key, settings_.node_name,
-                    c.config.migrations.parallel_migrations_per_cluster,
-                    c.config.migrations.parallel_outbound_migrations_per_node};
+                    c.config.migrations.parallel_outbound_migrations_per_node,
+                    c.config.migrations.parallel_migrations_per_cluster};
     auto grant = deps_.slots->Acquire(req);
     if (!grant.ok()) return grant.status();
     if (!grant->acquired) {

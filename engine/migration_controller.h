@@ -58,19 +58,14 @@
 #include "engine/hypervisor.h"
 #include "engine/migration_runner.h"
 #include "engine/monitor.h"
+#include "engine/slots.h"
 #include "kube/api.h"
 #include "kube/informer.h"
 
 namespace engine {
 
-// The limits of design.md §2, enforced across engines (engine/slots.h).
-struct SlotRequest {
-  std::string vmim_uid;
-  std::string vmim_key;  // "ns/name"
-  std::string source_node;
-  int64_t cluster_limit = 5;
-  int64_t node_limit = 2;
-};
+// The limits of design.md §2, enforced across engines: LeaseSlotLimiter
+// (slots.h's SlotManager) in the daemon, a stand-in in tests.
 struct SlotGrant {
   bool acquired = false;
   std::string reason;   // blocked: CamelCase, e.g. "ParallelOutboundMigrationsPerNodeReached"
@@ -83,6 +78,24 @@ class SlotLimiter {
   virtual base::StatusOr<SlotGrant> Acquire(const SlotRequest& request) = 0;
   // Frees whatever the VMIM holds; OK when nothing.
   virtual base::Status Release(const std::string& vmim_uid) = 0;
+};
+
+// SlotLimiter on slot Leases (slots.h) for the engine of `node`. A holder is
+// alive while its VMIM (from `vmims`) exists and is not final and its engine's
+// Lease (from `engine_leases`) is fresh (HolderAlive).
+class LeaseSlotLimiter final : public SlotLimiter {
+ public:
+  LeaseSlotLimiter(SlotManager* slots, std::string node, kube::Store* vmims,
+                   kube::Store* engine_leases, base::Clock* clock);
+  base::StatusOr<SlotGrant> Acquire(const SlotRequest& request) override;
+  base::Status Release(const std::string& vmim_uid) override;
+
+ private:
+  SlotManager* const slots_;
+  const std::string node_;
+  kube::Store* const vmims_;
+  kube::Store* const engine_leases_;
+  base::Clock* const clock_;
 };
 
 struct MigrationControllerSettings {

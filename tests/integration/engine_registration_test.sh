@@ -20,6 +20,7 @@ expect_contains "$OUT" "--advertise-libvirt-uri URI"
 
 start_devcluster
 expect_ok k create namespace kubevirt
+install_crds
 
 section "an unreachable libvirt daemon fails start-up with its reason, exit 1"
 run "$ENGINE" --node-name node01 --libvirt-uri "qemu+tcp://127.0.0.1:1/system" \
