@@ -118,6 +118,16 @@ base::StatusOr<Object> FakeApi::Patch(const ResourceRef& ref, std::string_view n
   if (p.HasParseError()) return Http(400, "BadRequest", "the patch is not JSON");
   base::Status applied = devcluster::ApplyMergePatch(target, p);
   if (!applied.ok()) return applied;
+  // As the API server: a resourceVersion in the patch is a precondition.
+  auto patched = ParseObject(devcluster::ToJson(target));
+  auto stored = ParseObject(it->second);
+  if (patched.ok() && stored.ok() && !patched->resource_version.empty() &&
+      patched->resource_version != stored->resource_version) {
+    return Http(409, "Conflict",
+                "Operation cannot be fulfilled on " + What(ref, ns, name) +
+                    ": the object has been modified; please apply your changes to the latest "
+                    "version and try again");
+  }
   return Store(key, devcluster::ToJson(target), /*keep_uid=*/true);
 }
 
