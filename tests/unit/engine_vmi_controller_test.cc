@@ -433,9 +433,13 @@ TEST_CASE("a VMI of another node is not touched", "[vmi_controller]") {
 TEST_CASE("deleting a VMI stops and undefines its domain, removes its files, then its finalizer",
           "[vmi_controller]") {
   Env env;
-  env.Create(VmiJson());
+  std::string json = VmiJson();
+  const std::string meta = R"("metadata":{"name":"vm1","namespace":"prod")";
+  json.replace(json.find(meta), meta.size(), meta + R"(,"finalizers":["example.com/other"])");
+  env.Create(json);
   REQUIRE(env.Reconcile().ok());
-  env.Patch(R"({"metadata":{"finalizers":["kubemigrate.io/vmi-cleanup","example.com/other"]}})");
+  CHECK(env.Vmi().meta.finalizers ==
+        std::vector<std::string>{"example.com/other", "kubemigrate.io/vmi-cleanup"});
   REQUIRE(fs::exists(env.tmp.path() + "/data/vmis/prod_vm1"));
   env.clock.Advance(1s);  // event names carry the time
   env.Patch(R"({"metadata":{"deletionTimestamp":"2026-12-03T10:00:00Z"}})");
