@@ -159,9 +159,8 @@ base::StatusOr<std::vector<std::pair<std::string, std::string>>> CloudInitFiles(
     }
     user_data = *std::move(decoded);
   }
-  std::string instance_id = vmi.meta.uid.empty()
-                                ? vmi.meta.namespace_ + "/" + vmi.meta.name
-                                : vmi.meta.uid;
+  std::string instance_id =
+      vmi.meta.uid.empty() ? vmi.meta.namespace_ + "/" + vmi.meta.name : vmi.meta.uid;
   std::vector<std::pair<std::string, std::string>> files = {
       {"meta-data", "instance-id: " + instance_id + "\nlocal-hostname: " + vmi.meta.name + "\n"},
       {"user-data", user_data},
@@ -246,8 +245,7 @@ base::StatusOr<std::string> NodeFiles::SerialLogPath(std::string_view ns,
   return *dir + "/serial.log";
 }
 
-base::StatusOr<VolumeSource> NodeFiles::ResolveClaim(const api::VMI& vmi,
-                                                     const api::Volume& v) {
+base::StatusOr<VolumeSource> NodeFiles::ResolveClaim(const api::VMI& vmi, const api::Volume& v) {
   const std::string& ns = vmi.meta.namespace_;
   const std::string claim = ns + "/" + v.claim_name;
   const api::PVC* pvc = pvcs_ ? pvcs_(ns, v.claim_name) : nullptr;
@@ -277,28 +275,28 @@ base::StatusOr<VolumeSource> NodeFiles::ResolveClaim(const api::VMI& vmi,
                          "PersistentVolume " + pv_name +
                              " is an NFS export and this node has no NFS mount directory");
     }
-    path = (fs::path(options_.nfs_mount_dir) / pv->nfs_server /
-            fs::path(pv->nfs_path).relative_path())
-               .string();
+    path =
+        (fs::path(options_.nfs_mount_dir) / pv->nfs_server / fs::path(pv->nfs_path).relative_path())
+            .string();
   } else {
-    return VolumeError(base::Code::kFailedPrecondition, v,
-                       "PersistentVolume " + pv_name +
-                           " has no hostPath, local or nfs source this node can open");
+    return VolumeError(
+        base::Code::kFailedPrecondition, v,
+        "PersistentVolume " + pv_name + " has no hostPath, local or nfs source this node can open");
   }
   if (path.empty() || path.front() != '/' || path.find("/../") != std::string::npos ||
       path.ends_with("/..")) {
-    return VolumeError(base::Code::kInvalidArgument, v,
-                       "PersistentVolume " + pv_name + " has path " + Quote(path) +
-                           ", not an absolute path");
+    return VolumeError(
+        base::Code::kInvalidArgument, v,
+        "PersistentVolume " + pv_name + " has path " + Quote(path) + ", not an absolute path");
   }
   VolumeSource src;
   src.shared = pvc_shared || pv->IsShared();
   std::error_code ec;
   auto st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
-    return VolumeError(base::Code::kNotFound, v,
-                       "path " + path + " of PersistentVolume " + pv_name +
-                           " does not exist on this node");
+    return VolumeError(
+        base::Code::kNotFound, v,
+        "path " + path + " of PersistentVolume " + pv_name + " does not exist on this node");
   }
   if (fs::is_block_file(st)) {
     src.type = VolumeSource::Type::kBlock;
@@ -312,9 +310,9 @@ base::StatusOr<VolumeSource> NodeFiles::ResolveClaim(const api::VMI& vmi,
   }
   if (fs::is_directory(st)) path = (fs::path(path) / "disk.img").string();
   if (!fs::is_regular_file(path, ec)) {
-    return VolumeError(base::Code::kNotFound, v,
-                       "disk image " + path + " of PersistentVolume " + pv_name +
-                           " does not exist on this node");
+    return VolumeError(
+        base::Code::kNotFound, v,
+        "disk image " + path + " of PersistentVolume " + pv_name + " does not exist on this node");
   }
   src.path = path;
   src.format = Format(path);
@@ -326,8 +324,8 @@ base::StatusOr<VolumeSource> NodeFiles::ResolveClaim(const api::VMI& vmi,
 
 base::StatusOr<VolumeSource> NodeFiles::ResolveContainerDisk(const std::string& dir,
                                                              const api::Volume& v, bool create) {
-  auto image_dir = ImagePath(options_.image_dir, v.image, "disk",
-                             "volume " + v.name + ": containerDisk.image");
+  auto image_dir =
+      ImagePath(options_.image_dir, v.image, "disk", "volume " + v.name + ": containerDisk.image");
   if (!image_dir.ok()) return image_dir.status();
   std::vector<std::string> files;
   std::error_code ec;
@@ -336,9 +334,9 @@ base::StatusOr<VolumeSource> NodeFiles::ResolveContainerDisk(const std::string& 
     if (it->is_regular_file()) files.push_back(it->path().string());
   }
   if (ec && files.empty()) {
-    return VolumeError(base::Code::kNotFound, v,
-                       "image " + Quote(v.image) + ": cannot read " + *image_dir + ": " +
-                           ec.message());
+    return VolumeError(
+        base::Code::kNotFound, v,
+        "image " + Quote(v.image) + ": cannot read " + *image_dir + ": " + ec.message());
   }
   if (files.size() != 1) {
     return VolumeError(base::Code::kNotFound, v,
@@ -359,8 +357,8 @@ base::StatusOr<VolumeSource> NodeFiles::ResolveContainerDisk(const std::string& 
     // Made under a temporary name and renamed, so that an interrupted
     // qemu-img never leaves a broken overlay that later runs would keep.
     const std::string tmp = src.path + ".tmp";
-    base::Status s = RunProgram({options_.qemu_img, "create", "-q", "-f", "qcow2", "-F",
-                                 image_format, "-b", image, tmp});
+    base::Status s = RunProgram(
+        {options_.qemu_img, "create", "-q", "-f", "qcow2", "-F", image_format, "-b", image, tmp});
     if (!s.ok()) {
       return VolumeError(s.code(), v, "cannot create the overlay " + src.path + ": " + s.message());
     }
@@ -429,9 +427,9 @@ base::StatusOr<DomainSources> NodeFiles::Resolve(const api::VMI& vmi, bool creat
         }
         auto bytes = v.capacity->Bytes();
         if (!bytes.ok() || *bytes <= 0) {
-          return VolumeError(base::Code::kInvalidArgument, v,
-                             "emptyDisk.capacity " + Quote(v.capacity->String()) +
-                                 " is not a positive size");
+          return VolumeError(
+              base::Code::kInvalidArgument, v,
+              "emptyDisk.capacity " + Quote(v.capacity->String()) + " is not a positive size");
         }
         src.path = *dir + "/" + v.name + ".img";
         src.size_bytes = static_cast<uint64_t>(*bytes);
@@ -520,8 +518,8 @@ base::Status NodeFiles::PrepareTarget(const api::VMI& vmi) {
       s = CreateSparse(f.path, f.size_bytes);
     }
     if (!s.ok()) {
-      return base::Status(s.code(), "volume " + f.volume + ": cannot create " + f.path + ": " +
-                                        s.message());
+      return base::Status(s.code(),
+                          "volume " + f.volume + ": cannot create " + f.path + ": " + s.message());
     }
   }
   return base::Status::Ok();

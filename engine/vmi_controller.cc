@@ -152,7 +152,8 @@ base::Status VMIController::Delete(Work& w) {
   auto r = deps_.api->Patch(kVMIs, w.vmi.meta.namespace_, w.vmi.meta.name, kube::PatchType::kMerge,
                             FinalizersPatch(rest, w.vmi.meta.resource_version), opts);
   if (!r.ok() && r.status().code() != base::Code::kNotFound) {
-    base::log::Warning("cannot remove the VMI's finalizer", {{"vmi", w.key}, {"error", r.status()}});
+    base::log::Warning("cannot remove the VMI's finalizer",
+                       {{"vmi", w.key}, {"error", r.status()}});
     return r.status();
   }
   base::log::Info("VMI stopped and cleaned up", {{"vmi", w.key}, {"domain", w.domain}});
@@ -188,9 +189,9 @@ base::Status VMIController::PatchStatus(Work& w, const api::VMIStatus& desired) 
                      JsonString(desired.phase) + R"(,"nodeName":)" + JsonString(desired.node_name) +
                      R"(,"conditions":[)" + conditions + "]";
   // The CRD's enum admits only the two methods; null removes the field.
-  body += R"(,"migrationMethod":)" +
-          (desired.migration_method.empty() ? std::string("null")
-                                            : JsonString(desired.migration_method));
+  body += R"(,"migrationMethod":)" + (desired.migration_method.empty()
+                                          ? std::string("null")
+                                          : JsonString(desired.migration_method));
   body += "}}";
   kube::PatchOptions opts;
   opts.subresource = "status";
@@ -201,9 +202,8 @@ base::Status VMIController::PatchStatus(Work& w, const api::VMIStatus& desired) 
     return r.status();
   }
   if (desired.phase != w.vmi.status.phase) {
-    base::log::Info("VMI phase changed", {{"vmi", w.key},
-                                          {"from", w.vmi.status.phase},
-                                          {"to", desired.phase}});
+    base::log::Info("VMI phase changed",
+                    {{"vmi", w.key}, {"from", w.vmi.status.phase}, {"to", desired.phase}});
   }
   w.vmi.status.phase = desired.phase;
   w.vmi.status.node_name = desired.node_name;
@@ -233,19 +233,18 @@ base::Status VMIController::Start(Work& w) {
   desired.phase = std::string(api::kVMIScheduled);
   desired.node_name = settings_.node_name;
   api::Migratability m = api::ComputeMigratability(w.vmi, deps_.pvcs);
-  api::SetCondition(desired.conditions,
-                    m.ToCondition(api::FindCondition(desired.conditions,
-                                                     api::kConditionLiveMigratable),
-                                  w.now),
-                    w.now);
+  api::SetCondition(
+      desired.conditions,
+      m.ToCondition(api::FindCondition(desired.conditions, api::kConditionLiveMigratable), w.now),
+      w.now);
   desired.migration_method = m.method;
   if (base::Status s = PatchStatus(w, desired); !s.ok()) return s;
 
   auto info = deps_.hv->Lookup(w.domain);
   if (!info.ok() && info.status().code() != base::Code::kNotFound) return info.status();
-  const bool up = info.ok() && (info->state == DomainState::kRunning ||
-                                info->state == DomainState::kBlocked ||
-                                info->state == DomainState::kPaused);
+  const bool up =
+      info.ok() && (info->state == DomainState::kRunning || info->state == DomainState::kBlocked ||
+                    info->state == DomainState::kPaused);
   if (!up) {
     auto sources = deps_.files->Prepare(w.vmi);
     if (!sources.ok()) {
@@ -282,8 +281,8 @@ base::Status VMIController::Start(Work& w) {
       // with ours, or the Lookup above was stale): that is what we wanted.
       auto again = deps_.hv->Lookup(w.domain);
       const bool running = again.ok() && (again->state == DomainState::kRunning ||
-                                           again->state == DomainState::kBlocked ||
-                                           again->state == DomainState::kPaused);
+                                          again->state == DomainState::kBlocked ||
+                                          again->state == DomainState::kPaused);
       if (!running) {
         if (Transient(s.code())) return s;
         return Fail(w, "DomainStartFailed", "starting domain " + w.domain + ": " + s.message());
@@ -301,8 +300,8 @@ base::Status VMIController::Start(Work& w) {
                                             "domain " + w.domain + " is running", "", ""},
                     w.now);
   if (base::Status s = PatchStatus(w, desired); !s.ok()) return s;
-  deps_.events->Normal(w.event_object, "Started", "domain " + w.domain + " started on node " +
-                                                      settings_.node_name);
+  deps_.events->Normal(w.event_object, "Started",
+                       "domain " + w.domain + " started on node " + settings_.node_name);
   return base::Status::Ok();
 }
 
@@ -329,9 +328,7 @@ base::Status VMIController::Observe(Work& w) {
     case DomainState::kNoState:
       ready("True", "DomainRunning", "domain " + w.domain + " is running");
       break;
-    case DomainState::kPaused:
-      ready("False", "Paused", "domain " + w.domain + " is paused");
-      break;
+    case DomainState::kPaused: ready("False", "Paused", "domain " + w.domain + " is paused"); break;
     case DomainState::kSuspended:
       ready("False", "GuestSuspended", "the guest suspended itself (power management)");
       break;

@@ -90,9 +90,9 @@ struct VMIControllerSettings {
 class VMIController {
  public:
   struct Deps {
-    kube::Api* api = nullptr;      // writes
-    kube::Store* vmis = nullptr;   // reads: the VMI informer's store, keys "ns/name"
-    api::PVCLookup pvcs;           // for migratability
+    kube::Api* api = nullptr;     // writes
+    kube::Store* vmis = nullptr;  // reads: the VMI informer's store, keys "ns/name"
+    api::PVCLookup pvcs;          // for migratability
     Hypervisor* hv = nullptr;
     NodeFiles* files = nullptr;
     EventRecorder* events = nullptr;

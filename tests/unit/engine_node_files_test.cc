@@ -92,8 +92,8 @@ void RequireTool(const char* name) {
 // isoinfo's file list (-f) and one file's content (-x), Rock Ridge names.
 std::string IsoFile(const std::string& iso, const std::string& name) {
   std::string out = iso + "." + name + ".out";
-  REQUIRE(engine::RunProgram({"sh", "-c",
-                              "isoinfo -R -i '" + iso + "' -x '/" + name + "' > '" + out + "'"})
+  REQUIRE(engine::RunProgram(
+              {"sh", "-c", "isoinfo -R -i '" + iso + "' -x '/" + name + "' > '" + out + "'"})
               .ok());
   return Slurp(out);
 }
@@ -164,8 +164,8 @@ TEST_CASE("an NFS PV is read under the NFS mount directory", "[node_files]") {
   pv.nfs_server = "filer.example";
   pv.nfs_path = "/exports/vm1";
   f.cluster.pvs["pv-nfs"] = pv;
-  auto src =
-      f.files.Prepare(MustParse(Vmi(R"([{"name":"d","persistentVolumeClaim":{"claimName":"data"}}])")));
+  auto src = f.files.Prepare(
+      MustParse(Vmi(R"([{"name":"d","persistentVolumeClaim":{"claimName":"data"}}])")));
   INFO(src.status().ToString());
   REQUIRE(src.ok());
   CHECK(src->volumes.at("d").path == f.tmp.path() + "/nfs/filer.example/exports/vm1/disk.img");
@@ -174,7 +174,8 @@ TEST_CASE("an NFS PV is read under the NFS mount directory", "[node_files]") {
 
 TEST_CASE("PVC errors name the volume, the claim and the path", "[node_files]") {
   Fixture f;
-  auto vmi = MustParse(Vmi(R"([{"name":"rootdisk","persistentVolumeClaim":{"claimName":"data"}}])"));
+  auto vmi =
+      MustParse(Vmi(R"([{"name":"rootdisk","persistentVolumeClaim":{"claimName":"data"}}])"));
   SECTION("missing claim") {
     auto r = f.files.Prepare(vmi);
     CHECK(r.status().code() == base::Code::kFailedPrecondition);
@@ -202,18 +203,19 @@ TEST_CASE("PVC errors name the volume, the claim and the path", "[node_files]") 
                                                      "/nowhere of PersistentVolume pv-1"));
   }
   SECTION("NFS without a mount directory") {
-    NodeFiles no_nfs(engine::NodeFilesOptions{f.images, f.data, ""},
-                     [&](std::string_view, std::string_view) -> const api::PVC* {
-                       static api::PVC pvc;
-                       pvc.volume_name = "pv-nfs";
-                       return &pvc;
-                     },
-                     [](std::string_view) -> std::optional<api::PV> {
-                       api::PV pv;
-                       pv.nfs_server = "filer";
-                       pv.nfs_path = "/e";
-                       return pv;
-                     });
+    NodeFiles no_nfs(
+        engine::NodeFilesOptions{f.images, f.data, ""},
+        [&](std::string_view, std::string_view) -> const api::PVC* {
+          static api::PVC pvc;
+          pvc.volume_name = "pv-nfs";
+          return &pvc;
+        },
+        [](std::string_view) -> std::optional<api::PV> {
+          api::PV pv;
+          pv.nfs_server = "filer";
+          pv.nfs_path = "/e";
+          return pv;
+        });
     auto r = no_nfs.Prepare(vmi);
     CHECK(r.status().code() == base::Code::kFailedPrecondition);
     CHECK_THAT(r.status().message(), Catch::Contains("NFS"));
@@ -224,8 +226,8 @@ TEST_CASE("a containerDisk gets a qcow2 overlay on the image, made once", "[node
   RequireTool("qemu-img");
   Fixture f;
   f.tmp.Write("images/registry.example/fedora/disk/fedora.raw", std::string(1 << 20, '\0'));
-  auto vmi = MustParse(
-      Vmi(R"([{"name":"root","containerDisk":{"image":"registry.example/fedora"}}])"));
+  auto vmi =
+      MustParse(Vmi(R"([{"name":"root","containerDisk":{"image":"registry.example/fedora"}}])"));
   auto src = f.files.Prepare(vmi);
   INFO(src.status().ToString());
   REQUIRE(src.ok());
@@ -252,7 +254,8 @@ TEST_CASE("a containerDisk image directory must hold exactly one file", "[node_f
   auto two = f.files.Prepare(vmi);
   CHECK(two.status().code() == base::Code::kNotFound);
   CHECK_THAT(two.status().message(), Catch::Contains("holds 2 regular files"));
-  auto escape = f.files.Prepare(MustParse(Vmi(R"([{"name":"root","containerDisk":{"image":"../x"}}])")));
+  auto escape =
+      f.files.Prepare(MustParse(Vmi(R"([{"name":"root","containerDisk":{"image":"../x"}}])")));
   CHECK(escape.status().code() == base::Code::kInvalidArgument);
 }
 
@@ -282,10 +285,11 @@ TEST_CASE("unsupported volumes and bad names are refused with the volume named",
   auto bad = f.files.Prepare(MustParse(Vmi(R"([{"name":"../x","emptyDisk":{"capacity":"1Mi"}}])")));
   CHECK(bad.status().code() == base::Code::kInvalidArgument);
   CHECK_FALSE(fs::exists(f.data + "/vmis/x.img"));
-  auto b64 = f.files.Prepare(MustParse(
-      Vmi(R"([{"name":"ci","cloudInitNoCloud":{"userDataBase64":"!!notbase64"}}])")));
+  auto b64 = f.files.Prepare(
+      MustParse(Vmi(R"([{"name":"ci","cloudInitNoCloud":{"userDataBase64":"!!notbase64"}}])")));
   CHECK(b64.status().code() == base::Code::kInvalidArgument);
-  CHECK_THAT(b64.status().message(), Catch::StartsWith("volume ci: cloudInitNoCloud.userDataBase64"));
+  CHECK_THAT(b64.status().message(),
+             Catch::StartsWith("volume ci: cloudInitNoCloud.userDataBase64"));
 }
 
 TEST_CASE("the cloud-init ISO holds user-data, meta-data and network-config", "[node_files]") {
@@ -313,7 +317,8 @@ TEST_CASE("the cloud-init ISO holds user-data, meta-data and network-config", "[
   auto mtime = fs::last_write_time(iso);
   REQUIRE(f.files.Prepare(vmi).ok());
   CHECK(fs::last_write_time(iso) == mtime);
-  auto changed = MustParse(Vmi(R"([{"name":"ci","cloudInitNoCloud":{"userData":"#cloud-config\n"}}])"));
+  auto changed =
+      MustParse(Vmi(R"([{"name":"ci","cloudInitNoCloud":{"userData":"#cloud-config\n"}}])"));
   REQUIRE(f.files.Prepare(changed).ok());
   CHECK(IsoFile(iso, "user-data") == "#cloud-config\n");
 }
@@ -339,7 +344,7 @@ TEST_CASE("a migration target gets empty copies of the copied disks and the same
   CHECK_THAT(Slurp(f.vmi_dir() + "/root.qcow2"), !Catch::Contains("fedora"));
   CHECK(fs::exists(f.vmi_dir() + "/ci.iso"));
   CHECK(Slurp(f.tmp.path() + "/shared/disk.img") == "x");  // shared: untouched
-  REQUIRE(f.files.PrepareTarget(vmi).ok());                 // idempotent
+  REQUIRE(f.files.PrepareTarget(vmi).ok());                // idempotent
 }
 
 TEST_CASE("Remove deletes the VMI's directory and nothing else", "[node_files]") {

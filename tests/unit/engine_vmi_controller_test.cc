@@ -1,8 +1,8 @@
 // VMIController against FakeApi, FakeHypervisor and a fake clock: a VMI's
 // start, its end (shutdown, crash, loss), deletion, what it leaves alone
 // (other nodes' VMIs, migrating VMIs) and that a second run writes nothing.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -30,8 +30,9 @@ using Method = engine::testing::FakeHypervisor::Method;
 const char* kDomain = "prod_vm1";
 
 // A VMI on node01 (by nodeSelector) with `volumes`, and `status` when given.
-std::string VmiJson(const std::string& volumes = R"([{"name":"scratch","emptyDisk":{"capacity":"16Mi"}}])",
-                    const std::string& status = "{}", const std::string& node = "node01") {
+std::string VmiJson(
+    const std::string& volumes = R"([{"name":"scratch","emptyDisk":{"capacity":"16Mi"}}])",
+    const std::string& status = "{}", const std::string& node = "node01") {
   return R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",)"
          R"("metadata":{"name":"vm1","namespace":"prod"},)"
          R"("spec":{"nodeSelector":{"kubernetes.io/hostname":")" +
@@ -47,7 +48,8 @@ struct Env {
   kube::Store store;
   std::map<std::string, api::PVC> pvcs;  // "ns/name"
   std::map<std::string, api::PV> pvs;
-  api::PVCLookup pvc_lookup = [this](std::string_view ns, std::string_view name) -> const api::PVC* {
+  api::PVCLookup pvc_lookup = [this](std::string_view ns,
+                                     std::string_view name) -> const api::PVC* {
     auto it = pvcs.find(std::string(ns) + "/" + std::string(name));
     return it == pvcs.end() ? nullptr : &it->second;
   };
@@ -179,8 +181,7 @@ TEST_CASE("a new VMI for this node is started and reported Running", "[vmi_contr
   CHECK(env.EventWritten("Started"));
 }
 
-TEST_CASE("reconciling a running VMI again writes nothing and starts nothing",
-          "[vmi_controller]") {
+TEST_CASE("reconciling a running VMI again writes nothing and starts nothing", "[vmi_controller]") {
   Env env;
   env.Create(VmiJson());
   REQUIRE(env.Reconcile().ok());
@@ -351,8 +352,7 @@ TEST_CASE("a paused domain keeps its VMI Running but not Ready", "[vmi_controlle
   CHECK(Cond(env.Vmi(), "Ready").status == "True");
 }
 
-TEST_CASE("a lost domain fails its VMI, but not while a migration is active",
-          "[vmi_controller]") {
+TEST_CASE("a lost domain fails its VMI, but not while a migration is active", "[vmi_controller]") {
   Env env;
   env.Create(VmiJson());
   REQUIRE(env.Reconcile().ok());
@@ -388,12 +388,13 @@ TEST_CASE("after a migration the target node keeps the status of the domain it r
           "[vmi_controller]") {
   Env target("node02");
   // The VMI as the migration controller left it: nodeName = node02, completed.
-  target.Create(VmiJson(R"([{"name":"scratch","emptyDisk":{"capacity":"16Mi"}}])",
-                        R"({"phase":"Running","nodeName":"node02","migrationMethod":"BlockMigration",)"
-                        R"("migrationState":{"migrationUid":"mig-1","completed":true},)"
-                        R"("conditions":[{"type":"Ready","status":"True","reason":"DomainRunning",)"
-                        R"("message":"domain prod_vm1 is running"}]})",
-                        "node01"));
+  target.Create(
+      VmiJson(R"([{"name":"scratch","emptyDisk":{"capacity":"16Mi"}}])",
+              R"({"phase":"Running","nodeName":"node02","migrationMethod":"BlockMigration",)"
+              R"("migrationState":{"migrationUid":"mig-1","completed":true},)"
+              R"("conditions":[{"type":"Ready","status":"True","reason":"DomainRunning",)"
+              R"("message":"domain prod_vm1 is running"}]})",
+              "node01"));
   target.Patch(R"({"metadata":{"finalizers":["kubemigrate.io/vmi-cleanup"]}})");
   engine::DomainInfo info;
   info.name = kDomain;
@@ -473,8 +474,9 @@ TEST_CASE("a stale cache makes the write conflict and the key is retried", "[vmi
   Env env;
   env.Create(VmiJson());
   // Someone else wrote after the cache was filled.
-  REQUIRE(env.api.Patch(kVMIs, "prod", "vm1", kube::PatchType::kMerge,
-                        R"({"metadata":{"labels":{"a":"b"}}})", {})
+  REQUIRE(env.api
+              .Patch(kVMIs, "prod", "vm1", kube::PatchType::kMerge,
+                     R"({"metadata":{"labels":{"a":"b"}}})", {})
               .ok());
   base::Status s = env.controller->Reconcile("prod/vm1");
   CHECK(s.code() == base::Code::kAborted);
