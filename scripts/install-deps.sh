@@ -21,6 +21,9 @@ PACKAGES=(
   # nodes' mount namespaces
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   linux-image-cloud-amd64 cpio gzip util-linux mount
+  # the engine's node files (engine/node_files.h): cloud-init NoCloud ISOs (genisoimage, whose
+  # isoinfo the unit tests read them back with) and containerDisk overlays (qemu-img)
+  genisoimage qemu-utils
 )
 
 missing=()

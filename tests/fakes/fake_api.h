@@ -4,7 +4,8 @@
 // resourceVersion and uid assigned as the API server does; Update with a
 // stale resourceVersion is a 409 Conflict (Aborted), Create of an existing
 // name 409 AlreadyExists, a missing object 404 NotFound. Merge patches are
-// applied with devcluster's RFC 7386 implementation. Faults on demand:
+// applied with devcluster's RFC 7386 implementation; a metadata.resourceVersion
+// in the patch is a precondition (409 Conflict when stale), as on the API server. Faults on demand:
 // SetUnavailable() makes every call fail as a dead API server would, and
 // FailNext() fails the next call of one verb with a given Status.
 //
