@@ -36,6 +36,9 @@
 #include "engine/reconcile_loop.h"
 #include "engine/resources.h"
 #include "engine/slots.h"
+#include "engine/node_files.h"
+#include "engine/vmi_controller.h"
+#include "api/json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
@@ -157,7 +160,41 @@ int Run(int argc, char** argv) {
   kubevirt_only.field_selector = "metadata.name=" + flags->kubevirt_name;
   kube::Informer kubevirts(client.get(), engine::kKubeVirts, flags->kubevirt_namespace,
                            kubevirt_only);
-  std::vector<kube::Informer*> informers = {&vmims, &vmis, &leases, &nodes, &kubevirts};
+  kube::Informer pvcs(client.get(), engine::kPVCs, "");
+  kube::Informer pvs(client.get(), engine::kPVs, "");
+  std::vector<kube::Informer*> informers = {&vmims, &vmis, &leases, &nodes, &kubevirts, &pvcs, &pvs};
+
+  // Typed reads of the PVC and PV caches. A PVC is parsed into a per-thread
+  // map entry, valid until that claim changes (api::PVCLookup's contract:
+  // valid during the call).
+  api::PVCLookup pvc_lookup = [&pvcs](std::string_view ns, std::string_view name) -> const api::PVC* {
+    thread_local std::map<std::string, api::PVC> parsed;
+    const std::string key = std::string(ns) + "/" + std::string(name);
+    kube::ObjectPtr o = pvcs.store().Get(key);
+    if (!o || !o->doc) return nullptr;
+    auto pvc = api::ParsePVC(o->ToJson());
+    if (!pvc.ok()) {
+      base::log::Warning("cannot read PVC", {{"pvc", key}, {"error", pvc.status().message()}});
+      return nullptr;
+    }
+    auto& slot = parsed[key];
+    slot = *pvc;
+    return &slot;
+  };
+  engine::NodeFiles::PVLookup pv_lookup = [&pvs](std::string_view name) -> std::optional<api::PV> {
+    kube::ObjectPtr o = pvs.store().Get(std::string(name));
+    if (!o || !o->doc) return std::nullopt;
+    auto pv = api::ParsePV(o->ToJson());
+    if (!pv.ok()) {
+      base::log::Warning("cannot read PV", {{"pv", std::string(name)}, {"error", pv.status().message()}});
+      return std::nullopt;
+    }
+    return *pv;
+  };
+  engine::NodeFilesOptions fopts;
+  fopts.image_dir = flags->image_dir;
+  fopts.data_dir = flags->data_dir;
+  engine::NodeFiles files(fopts, pvc_lookup, pv_lookup);
 
   engine::EventRecorder events(client.get(), clock, {"migration-engine", node, std::chrono::seconds(600)});
   engine::SlotManager slot_manager(client.get(), clock, {flags->kubevirt_namespace});
@@ -175,6 +212,11 @@ int Run(int argc, char** argv) {
   mdeps.slots = &slots;
   mdeps.events = &events;
   mdeps.clock = clock;
+  mdeps.volume_sources = [&files](const api::VMI& vmi) { return files.Prepare(vmi); };
+  mdeps.prepare_target = [&files](const api::VMI& vmi) { return files.PrepareTarget(vmi); };
+  mdeps.remove_files = [&files](const std::string& ns, const std::string& name) {
+    return files.Remove(ns, name);
+  };
   mdeps.requeue = [&migration_loop](const std::string& key, std::chrono::nanoseconds d) {
     migration_loop->queue().AddAfter(key, d);
   };
@@ -187,6 +229,21 @@ int Run(int argc, char** argv) {
   engine::MigrationController migrations(mdeps, msettings);
   migration_loop = std::make_unique<engine::ReconcileLoop>(
       "migration", clock, [&](const std::string& key) { return migrations.Reconcile(key); }, 4);
+
+  engine::VMIController::Deps vdeps;
+  vdeps.api = client.get();
+  vdeps.vmis = &vmis.store();
+  vdeps.pvcs = pvc_lookup;
+  vdeps.hv = hv;
+  vdeps.files = &files;
+  vdeps.events = &events;
+  vdeps.clock = clock;
+  engine::VMIControllerSettings vsettings;
+  vsettings.node_name = node;
+  vsettings.domain.domain_type = flags->domain_type;
+  engine::VMIController vmi_controller(vdeps, vsettings);
+  engine::ReconcileLoop vmi_loop(
+      "vmi", clock, [&](const std::string& key) { return vmi_controller.Reconcile(key); }, 2);
 
   // Event handlers only enqueue (style.md §3).
   auto enqueue_all_vmims = [&] {
@@ -215,16 +272,32 @@ int Run(int argc, char** argv) {
     }
   };
   vmis.AddHandler(kube::EventHandlers{
-      enqueue_vmims_of, [&](const kube::ObjectPtr&, const kube::ObjectPtr& after) { enqueue_vmims_of(after); },
-      enqueue_vmims_of});
+      [&](const kube::ObjectPtr& o) {
+        vmi_loop.queue().Add(o->Key());
+        enqueue_vmims_of(o);
+      },
+      [&](const kube::ObjectPtr&, const kube::ObjectPtr& after) {
+        vmi_loop.queue().Add(after->Key());
+        enqueue_vmims_of(after);
+      },
+      [&](const kube::ObjectPtr& o) { enqueue_vmims_of(o); }});
+  auto enqueue_all_vmis = [&] {
+    for (const kube::ObjectPtr& o : vmis.store().List()) vmi_loop.queue().Add(o->Key());
+  };
+  // A claim bound late lets a waiting VMI start.
+  pvcs.AddHandler(kube::EventHandlers{[&](const kube::ObjectPtr&) { enqueue_all_vmis(); },
+                                      [&](const kube::ObjectPtr&, const kube::ObjectPtr&) { enqueue_all_vmis(); },
+                                      nullptr});
 
-  hv->SetEventHandler([&migrations](const engine::DomainEvent& e) {
+  hv->SetEventHandler([&](const engine::DomainEvent& e) {
     if (e.kind == engine::DomainEvent::Kind::kConnectionLost) {
       base::log::Warning("libvirt connection lost; reconnecting");
     } else if (e.kind == engine::DomainEvent::Kind::kConnectionRestored) {
       base::log::Info("libvirt connection restored");
+      enqueue_all_vmis();  // state may have changed meanwhile
     }
     migrations.OnDomainEvent(e);
+    if (auto key = engine::VMIController::KeyForDomainEvent(e)) vmi_loop.queue().Add(*key);
   });
 
   auto readiness = [&] {
@@ -277,7 +350,9 @@ int Run(int argc, char** argv) {
     if (stopping) return;
     base::log::Info("caches synced; starting the controllers");
     migration_loop->Start();
+    vmi_loop.Start();
     enqueue_all_vmims();
+    enqueue_all_vmis();
   });
   // The ports on stdout are what scripts wait for (tests start it with port 0).
   std::cout << "migration-engine " << node << " healthz " << (*health)->port()
@@ -293,6 +368,7 @@ int Run(int argc, char** argv) {
   base::log::Info("stopping", {{"signal", base::SignalName(sig)}});
   stopping = true;
   starter.join();
+  vmi_loop.Stop();
   migration_loop->Stop();
   int left = migrations.Shutdown();
   for (kube::Informer* i : informers) i->Stop();

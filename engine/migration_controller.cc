@@ -926,6 +926,15 @@ void MigrationController::OnRunnerDone(const std::string& key, const std::string
     if (s.code() != base::Code::kAborted) deps_.clock->SleepFor(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
+  if (ok && deps_.remove_files) {
+    // The VMI's files here (disk copies, ISO, serial log) belong to a domain
+    // that now lives on the target.
+    base::Status s = deps_.remove_files(run->vmi_ns, run->vmi_name);
+    if (!s.ok()) {
+      base::log::Warning("cannot remove the migrated VMI's files on the source",
+                         {{"vmim", key}, {"error", s.ToString()}});
+    }
+  }
   EventObject ref{"kubevirt.io/v1", "VirtualMachineInstanceMigration", key.substr(0, slash),
                   key.substr(slash + 1), uid};
   char took[32];
@@ -965,7 +974,7 @@ base::Status MigrationController::Target(Context& c) {
   if (!c.vmi) return base::Status::Ok();
   if (st.phase == MigrationPhase::kPreparingTarget || st.phase == MigrationPhase::kScheduled) {
     if (c.vmim.meta.deletion_timestamp) return base::Status::Ok();
-    if (c.vmi->status.migration_method == api::kMethodBlockMigration && deps_.prepare_target) {
+    if (deps_.prepare_target) {
       base::Status s = deps_.prepare_target(*c.vmi);
       if (!s.ok()) {
         if (s.code() == base::Code::kUnavailable) return s;

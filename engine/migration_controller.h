@@ -128,6 +128,9 @@ struct MigrationControllerDeps {
   // disks a block migration copies) and the target's preparation.
   std::function<base::StatusOr<DomainSources>(const api::VMI&)> volume_sources;
   std::function<base::Status(const api::VMI&)> prepare_target;
+  // Removes a VMI's node-local files (NodeFiles::Remove): on the source
+  // after it moved away.
+  std::function<base::Status(const std::string& ns, const std::string& name)> remove_files;
   // Reconcile `key` again after `delay` (the work queue's AddAfter).
   std::function<void(const std::string& key, std::chrono::nanoseconds delay)> requeue;
 };

@@ -491,6 +491,15 @@ base::StatusOr<DomainSources> NodeFiles::Prepare(const api::VMI& vmi) {
 }
 
 base::Status NodeFiles::PrepareTarget(const api::VMI& vmi) {
+  // Every migration needs the VMI's directory on the target: QEMU there
+  // opens the serial log at the same path as on the source.
+  {
+    auto dir = VMIDir(vmi.meta.namespace_, vmi.meta.name);
+    if (!dir.ok()) return dir.status();
+    std::error_code ec;
+    fs::create_directories(*dir, ec);
+    if (ec) return base::Internal("cannot create " + *dir + ": " + ec.message());
+  }
   auto sources = Resolve(vmi, /*create=*/false);
   if (!sources.ok()) return sources.status();
   // The ISO's size is known only once written; BlockMigrationTargetFiles
