@@ -29,6 +29,7 @@
 #include "base/signals.h"
 #include "engine/flags.h"
 #include "engine/heartbeat.h"
+#include "engine/dirty_rate_sampler.h"
 #include "engine/events.h"
 #include "engine/health.h"
 #include "engine/libvirt_hypervisor.h"
@@ -217,6 +218,16 @@ int Run(int argc, char** argv) {
   mdeps.remove_files = [&files](const std::string& ns, const std::string& name) {
     return files.Remove(ns, name);
   };
+  engine::DirtyRateSampler sampler(hv, clock, {});
+  mdeps.recent_dirty_rate = [&sampler](const std::string& domain) -> std::optional<uint64_t> {
+    // A sample up to two rounds old: guests' dirty rates move slowly enough.
+    auto s = sampler.Latest(domain, std::chrono::seconds(90));
+    if (!s) return std::nullopt;
+    return s->bytes_per_second;
+  };
+  mdeps.set_migrating = [&sampler](const std::string& domain, bool busy) {
+    sampler.SetBusy(domain, busy);
+  };
   mdeps.requeue = [&migration_loop](const std::string& key, std::chrono::nanoseconds d) {
     migration_loop->queue().AddAfter(key, d);
   };
@@ -298,6 +309,11 @@ int Run(int argc, char** argv) {
     }
     migrations.OnDomainEvent(e);
     if (auto key = engine::VMIController::KeyForDomainEvent(e)) vmi_loop.queue().Add(*key);
+    // A VM that just started gets its first dirty-rate sample at once.
+    if (e.kind == engine::DomainEvent::Kind::kLifecycle &&
+        e.lifecycle == engine::DomainEvent::kStarted) {
+      sampler.Poke();
+    }
   });
 
   auto readiness = [&] {
@@ -338,6 +354,7 @@ int Run(int argc, char** argv) {
   (*health)->Start();
   (*metrics)->Start();
   heartbeat.Start();
+  sampler.Start();
   for (kube::Informer* i : informers) i->Start();
   // The controllers start once every cache has listed: deciding from a
   // partial cache would, say, fail a migration for a VMI not yet seen.
@@ -372,6 +389,7 @@ int Run(int argc, char** argv) {
   migration_loop->Stop();
   int left = migrations.Shutdown();
   for (kube::Informer* i : informers) i->Stop();
+  sampler.Stop();
   heartbeat.Stop();
   if (left > 0) {
     // Their Migrate() calls block until the jobs end; the jobs are libvirt's

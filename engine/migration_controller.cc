@@ -400,7 +400,31 @@ base::Status MigrationController::Cleanup(Context& c) {
   }
   base::Status s = deps_.slots->Release(c.vmim.meta.uid);
   if (!s.ok()) return s;
-  return RemoveFinalizer(c);
+  if (s = RemoveFinalizer(c); !s.ok()) return s;
+  CollectFinished(c.vmim.meta.namespace_, c.vmim.spec.vmi_name);
+  return base::Status::Ok();
+}
+
+void MigrationController::CollectFinished(const std::string& ns, const std::string& vmi_name) {
+  std::vector<api::VMIM> vmims;
+  for (const kube::ObjectPtr& o : deps_.vmims->List()) {
+    if (o->namespace_ != ns || !o->doc) continue;
+    auto m = api::ParseVMIM(*o->doc);
+    if (m.ok()) vmims.push_back(std::move(*m));
+  }
+  for (const api::VMIM* m : VMIMsToCollect(vmims, ns, vmi_name)) {
+    kube::DeleteOptions opts;
+    opts.precondition_uid = m->meta.uid;
+    base::Status s = deps_.api->Delete(kVMIMs, ns, m->meta.name, opts);
+    if (s.ok() || s.code() == base::Code::kNotFound) {
+      base::log::Info("finished migration collected",
+                      {{"vmim", ns + "/" + m->meta.name}, {"vmi", ns + "/" + vmi_name},
+                       {"kept", kFinishedVMIMsKept}});
+    } else {
+      base::log::Warning("cannot collect a finished migration",
+                         {{"vmim", ns + "/" + m->meta.name}, {"error", s.ToString()}});
+    }
+  }
 }
 
 base::Status MigrationController::Source(Context& c) {
@@ -552,9 +576,12 @@ base::Status MigrationController::Source(Context& c) {
     deps_.events->Normal(VMIMRef(c.vmim), "MigrationScheduled",
                          "migrating VMI " + vmi_key + " from " + settings_.node_name + " to " +
                              *choice.node);
-    // Measure the guest's dirty rate while the target prepares (forecast).
+    // The forecast's dirty rate: a recent sample, else measured while the
+    // target prepares.
     auto domain = DomainName(c.vmi->meta.namespace_, c.vmi->meta.name);
-    if (domain.ok()) {
+    const bool sampled =
+        domain.ok() && deps_.recent_dirty_rate && deps_.recent_dirty_rate(*domain).has_value();
+    if (domain.ok() && !sampled) {
       Hypervisor* hv = deps_.hv;
       const int seconds = settings_.dirty_rate_seconds;
       const std::string dom = *domain;
@@ -670,7 +697,10 @@ base::Status MigrationController::StartRunner(Context& c, bool adopt) {
       auto it = dirty_rates_.find(uid);
       if (it != dirty_rates_.end()) fut = it->second;
     }
-    if (!fut.valid()) {
+    if (!fut.valid() && deps_.recent_dirty_rate) {
+      dirty = deps_.recent_dirty_rate(*domain);
+    }
+    if (!fut.valid() && !dirty) {
       Hypervisor* hv = deps_.hv;
       const std::string dom = *domain;
       const int seconds = settings_.dirty_rate_seconds;
@@ -678,8 +708,8 @@ base::Status MigrationController::StartRunner(Context& c, bool adopt) {
               return hv->MeasureDirtyRate(dom, seconds);
             }).share();
     }
-    if (fut.wait_for(std::chrono::seconds(settings_.dirty_rate_seconds + 3)) ==
-        std::future_status::ready) {
+    if (fut.valid() && fut.wait_for(std::chrono::seconds(settings_.dirty_rate_seconds + 3)) ==
+                           std::future_status::ready) {
       const auto& r = fut.get();
       if (r.ok()) dirty = *r;
     }
@@ -799,6 +829,7 @@ base::Status MigrationController::StartRunner(Context& c, bool adopt) {
     ++started_;
     if (adopt) ++adopted_;
     running_[uid] = std::move(running);
+    if (deps_.set_migrating) deps_.set_migrating(raw->domain, true);
     raw->runner->Start();
   }
   return base::Status::Ok();
@@ -966,6 +997,7 @@ void MigrationController::OnRunnerDone(const std::string& key, const std::string
     if (r.downtime_ms) downtime_.Observe(static_cast<double>(*r.downtime_ms) / 1000.0);
     run->finished = true;
   }
+  if (deps_.set_migrating) deps_.set_migrating(run->domain, false);
   deps_.requeue(key, std::chrono::nanoseconds(0));
 }
 

@@ -30,7 +30,8 @@
 //                    is adopted, never restarted
 //   final            the runner writes the outcome to the VMIM and the VMI
 //                    (nodeName = target on success); then the slot is
-//                    released and the finalizer removed
+//                    released, the finalizer removed, and finished VMIMs of
+//                    the VMI beyond the newest 5 deleted
 // A VMIM deleted before Running ends without a migrationState, the VMI where
 // it was. Deleted while Running: the runner aborts the job (cancel).
 //
@@ -131,6 +132,11 @@ struct MigrationControllerDeps {
   // Removes a VMI's node-local files (NodeFiles::Remove): on the source
   // after it moved away.
   std::function<base::Status(const std::string& ns, const std::string& name)> remove_files;
+  // A recent dirty-rate sample of a domain (DirtyRateSampler), when there is
+  // one: the forecast then costs nothing; without, it is measured while the
+  // target prepares. And marks a domain as migrating (not to be sampled).
+  std::function<std::optional<uint64_t>(const std::string& domain)> recent_dirty_rate;
+  std::function<void(const std::string& domain, bool busy)> set_migrating;
   // Reconcile `key` again after `delay` (the work queue's AddAfter).
   std::function<void(const std::string& key, std::chrono::nanoseconds delay)> requeue;
 };
@@ -163,6 +169,8 @@ class MigrationController {
   base::Status WriteVMIMStatus(Context& c, const std::string& extra_state_json = "");
   base::Status EnsureFinalizerAndLabel(Context& c);
   base::Status RemoveFinalizer(Context& c);
+  // Deletes the VMI's finished VMIMs beyond the newest kFinishedVMIMsKept.
+  void CollectFinished(const std::string& ns, const std::string& vmi_name);
   void OnRunnerDone(const std::string& key, const std::string& uid, const RunnerResult& r);
   base::Status PatchVMI(const std::string& ns, const std::string& name, const std::string& patch);
   std::optional<api::KubeVirtConfig> Config() const;

@@ -102,6 +102,28 @@ std::chrono::seconds UnschedulableTimeout(const api::VMIM& vmim, std::chrono::se
   return std::chrono::seconds(v);
 }
 
+std::vector<const api::VMIM*> VMIMsToCollect(const std::vector<api::VMIM>& vmims,
+                                             std::string_view ns, std::string_view vmi_name,
+                                             int keep) {
+  std::vector<const api::VMIM*> finished;
+  for (const api::VMIM& m : vmims) {
+    if (m.IsFinal() && m.meta.namespace_ == ns && m.spec.vmi_name == vmi_name &&
+        !m.meta.deletion_timestamp) {
+      finished.push_back(&m);
+    }
+  }
+  std::sort(finished.begin(), finished.end(), [](const api::VMIM* a, const api::VMIM* b) {
+    if (a->meta.creation_timestamp != b->meta.creation_timestamp) {
+      return a->meta.creation_timestamp < b->meta.creation_timestamp;
+    }
+    return a->meta.name < b->meta.name;
+  });
+  if (keep < 0) keep = 0;
+  if (static_cast<int>(finished.size()) <= keep) return {};
+  finished.resize(finished.size() - static_cast<size_t>(keep));
+  return finished;
+}
+
 uint64_t GuestMemoryBytes(const api::VMI& vmi) {
   const api::Quantity* q = vmi.GuestMemory();
   if (!q) return 0;

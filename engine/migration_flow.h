@@ -74,6 +74,14 @@ inline constexpr std::string_view kAnnotationUnschedulableTimeout =
     "kubevirt.io/migrationUnschedulablePodTimeoutSeconds";
 std::chrono::seconds UnschedulableTimeout(const api::VMIM& vmim, std::chrono::seconds fallback);
 
+// Garbage collection of finished migrations (design.md §2: the last 5 per
+// VMI are kept): of `vmims`, the final ones of VMI `ns/vmi_name` beyond the
+// newest `keep` (by creationTimestamp, then name), oldest first.
+inline constexpr int kFinishedVMIMsKept = 5;
+std::vector<const api::VMIM*> VMIMsToCollect(const std::vector<api::VMIM>& vmims,
+                                             std::string_view ns, std::string_view vmi_name,
+                                             int keep = kFinishedVMIMsKept);
+
 // The memory the guest needs on the target: memory.guest or requests.memory,
 // 0 when unknown.
 uint64_t GuestMemoryBytes(const api::VMI& vmi);

@@ -418,3 +418,30 @@ TEST_CASE("target selection skips stale, cordoned, non-matching and small nodes"
         "n2: cordoned (spec.unschedulable); n3: does not match spec.addedNodeSelector zone=a; "
         "n4: not enough free memory (1.0 MiB free, 1.0 GiB needed)");
 }
+
+TEST_CASE("finished migrations beyond the newest five of a VMI are collected, oldest first",
+          "[migration_controller]") {
+  std::vector<api::VMIM> vmims;
+  auto add = [&](const std::string& name, const std::string& vmi, const std::string& created,
+                 api::MigrationPhase phase) {
+    api::VMIM m;
+    m.meta.name = name;
+    m.meta.namespace_ = "default";
+    m.meta.creation_timestamp = created;
+    m.spec.vmi_name = vmi;
+    m.status.phase = phase;
+    vmims.push_back(m);
+  };
+  for (int i = 0; i < 7; ++i) {
+    add("m" + std::to_string(i), "vm", "2026-12-03T10:00:0" + std::to_string(i) + "Z",
+        api::MigrationPhase::kSucceeded);
+  }
+  add("running", "vm", "2026-12-03T09:00:00Z", api::MigrationPhase::kRunning);
+  add("other", "vm2", "2026-12-03T09:00:00Z", api::MigrationPhase::kFailed);
+  auto collect = engine::VMIMsToCollect(vmims, "default", "vm");
+  std::vector<std::string> names;
+  for (const api::VMIM* m : collect) names.push_back(m->meta.name);
+  CHECK(names == std::vector<std::string>{"m0", "m1"});
+  CHECK(engine::VMIMsToCollect(vmims, "default", "vm2").empty());
+  CHECK(engine::VMIMsToCollect(vmims, "other-ns", "vm").empty());
+}

@@ -1,0 +1,89 @@
+#include "engine/dirty_rate_sampler.h"
+
+#include <vector>
+
+#include "base/log.h"
+#include "engine/domain_xml.h"
+
+namespace engine {
+
+DirtyRateSampler::DirtyRateSampler(Hypervisor* hv, base::Clock* clock, Options options)
+    : hv_(hv), clock_(clock), options_(options) {}
+
+DirtyRateSampler::~DirtyRateSampler() { Stop(); }
+
+void DirtyRateSampler::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void DirtyRateSampler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void DirtyRateSampler::Poke() {
+  std::lock_guard<std::mutex> lock(mu_);
+  poked_ = true;
+  cv_.notify_all();
+}
+
+std::optional<DirtyRateSampler::Sample> DirtyRateSampler::Latest(
+    const std::string& domain, std::chrono::milliseconds max_age) const {
+  const auto now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = samples_.find(domain);
+  if (it == samples_.end() || now - it->second.at > max_age) return std::nullopt;
+  return it->second;
+}
+
+void DirtyRateSampler::SetBusy(const std::string& domain, bool busy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (busy) {
+    busy_.insert(domain);
+  } else {
+    busy_.erase(domain);
+  }
+}
+
+void DirtyRateSampler::SampleOnce() {
+  auto domains = hv_->List();
+  if (!domains.ok()) return;
+  std::set<std::string> present;
+  for (const DomainInfo& d : *domains) {
+    if (d.state != DomainState::kRunning || !ParseDomainName(d.name).ok()) continue;
+    present.insert(d.name);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      if (busy_.count(d.name)) continue;
+    }
+    auto rate = hv_->MeasureDirtyRate(d.name, options_.seconds);
+    if (!rate.ok()) {
+      base::log::Debug(2, "dirty rate not measured",
+                       {{"domain", d.name}, {"error", rate.status().ToString()}});
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    samples_[d.name] = Sample{*rate, clock_->Now()};
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = samples_.begin(); it != samples_.end();) {
+    it = present.count(it->first) ? std::next(it) : samples_.erase(it);
+  }
+}
+
+void DirtyRateSampler::Run() {
+  while (true) {
+    SampleOnce();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, options_.interval, [this] { return stop_ || poked_; });
+    if (stop_) return;
+    poked_ = false;
+  }
+}
+
+}  // namespace engine

@@ -1,0 +1,44 @@
+// DirtyRateSampler on the fake hypervisor: running VMs of ours are sampled,
+// busy and foreign ones are not, samples age out.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "engine/dirty_rate_sampler.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_hypervisor.h"
+
+using namespace std::chrono_literals;
+using engine::testing::FakeHypervisor;
+
+TEST_CASE("the sampler keeps a recent dirty rate of each running VM of ours") {
+  base::testing::FakeClock clock;
+  FakeHypervisor hv;
+  auto add = [&](const std::string& name, engine::DomainState state) {
+    engine::DomainInfo d;
+    d.name = name;
+    d.state = state;
+    hv.AddDomain(d);
+  };
+  add("default_vm1", engine::DomainState::kRunning);
+  add("default_vm2", engine::DomainState::kRunning);
+  add("default_off", engine::DomainState::kShutoff);
+  add("not-ours", engine::DomainState::kRunning);
+  hv.SetDirtyRate("default_vm1", 40 << 20);
+  hv.SetDirtyRate("default_vm2", 1 << 20);
+  engine::DirtyRateSampler sampler(&hv, &clock, {30000ms, 1});
+  sampler.SetBusy("default_vm2", true);
+  sampler.SampleOnce();
+  auto s = sampler.Latest("default_vm1", 60s);
+  REQUIRE(s);
+  CHECK(s->bytes_per_second == 40u << 20);
+  CHECK_FALSE(sampler.Latest("default_vm2", 60s));  // busy: migrating
+  CHECK_FALSE(sampler.Latest("default_off", 60s));
+  CHECK_FALSE(sampler.Latest("not-ours", 60s));
+  CHECK(hv.CountOf(FakeHypervisor::Method::kMeasureDirtyRate) == 1);
+  clock.Advance(61s);
+  CHECK_FALSE(sampler.Latest("default_vm1", 60s));  // too old
+  sampler.SetBusy("default_vm2", false);
+  sampler.SampleOnce();
+  CHECK(sampler.Latest("default_vm2", 60s));
+}
