@@ -1039,6 +1039,34 @@ base::Status MigrationController::Target(Context& c) {
 }
 
 void MigrationController::WriteMetrics(base::prom::TextWriter& w) const {
+  // Migrations from this node by phase, from the cache (the final phases
+  // count the VMIMs still stored: up to 5 per VMI are kept).
+  std::map<std::string, uint64_t> by_phase;
+  for (const char* p : {"Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady",
+                        "Running", "Succeeded", "Failed"}) {
+    by_phase[p] = 0;
+  }
+  for (const kube::ObjectPtr& o : deps_.vmims->List()) {
+    auto source = kube::StringField(*o, "status.migrationState.sourceNode");
+    if (!source) {
+      // Before PreparingTarget the source is where the VMI runs.
+      auto vmi_name = kube::StringField(*o, "spec.vmiName");
+      if (vmi_name) {
+        if (auto vmi = deps_.vmis->Get(o->namespace_ + "/" + *vmi_name)) {
+          source = kube::StringField(*vmi, "status.nodeName");
+        }
+      }
+    }
+    auto phase = kube::StringField(*o, "status.phase");
+    if (!source || *source != settings_.node_name || !phase) continue;
+    auto it = by_phase.find(*phase);
+    if (it != by_phase.end()) ++it->second;
+  }
+  w.Family("migration_engine_migrations", "gauge",
+           "Migrations from this node by VMIM phase (from the engine's cache).");
+  for (const auto& [phase, n] : by_phase) {
+    w.Sample("migration_engine_migrations", {{"phase", phase}}, n);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   w.Family("migration_engine_migrations_total", "counter",
            "Migrations this engine ran as the source, by result (Succeeded, Failed, Cancelled).");

@@ -269,6 +269,14 @@ TEST_CASE("a migration runs through every phase and the VMI moves to the target"
   CHECK(calls[0].migrate.migrate_uri == "tcp://10.0.0.2");
   CHECK(calls[0].migrate.bandwidth_mib == 64);
   CHECK(c.limiter.holders.empty());
+
+  base::prom::TextWriter w;
+  c.n1->controller->WriteMetrics(w);
+  const std::string text = w.text();
+  CHECK(text.find("migration_engine_migrations_total{result=\"Succeeded\"} 1\n") != std::string::npos);
+  CHECK(text.find("migration_engine_migrations{phase=\"Succeeded\"} 1\n") != std::string::npos);
+  CHECK(text.find("migration_engine_migration_downtime_seconds_count 1\n") != std::string::npos);
+  CHECK(text.find("migration_engine_migrations_running 0\n") != std::string::npos);
 }
 
 TEST_CASE("deleting the VMIM mid-flight aborts the job and the VM stays on the source",
