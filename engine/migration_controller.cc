@@ -172,6 +172,17 @@ std::optional<api::KubeVirtConfig> MigrationController::Config() const {
   return kv->config;
 }
 
+bool MigrationController::IsCoordinator() const {
+  std::string lowest;
+  const auto now = deps_.clock->WallNow();
+  for (const kube::ObjectPtr& o : deps_.engine_leases->List()) {
+    auto node = ParseEngineLease(*o);
+    if (!node.ok() || !IsFresh(*node, now)) continue;
+    if (lowest.empty() || node->node_name < lowest) lowest = node->node_name;
+  }
+  return lowest == settings_.node_name;
+}
+
 int MigrationController::active_runners() const {
   std::lock_guard<std::mutex> lock(mu_);
   int n = 0;
@@ -267,11 +278,22 @@ base::Status MigrationController::Reconcile(const std::string& key) {
                        : c.vmi                        ? c.vmi->status.node_name
                                                       : "";
   if (c.vmim.IsFinal()) {
-    if (source == settings_.node_name) return Cleanup(c);
+    if (source == settings_.node_name || (source.empty() && IsCoordinator())) return Cleanup(c);
     return base::Status::Ok();
   }
   if (source == settings_.node_name) return Source(c);
   if (ms && ms->target_node == settings_.node_name) return Target(c);
+  if (source.empty() && IsCoordinator()) {
+    // No engine is the source of a migration whose VMI is missing or on no
+    // node; one engine (the coordinator) gives it its answer.
+    const std::string vmi_key = c.vmim.meta.namespace_ + "/" + c.vmim.spec.vmi_name;
+    if (c.vmim.meta.deletion_timestamp) return Cleanup(c);
+    if (!c.vmi) return Fail(c, "VMINotFound", "VMI " + vmi_key + " does not exist");
+    return Fail(c, "VMINotRunning", "VMI " + vmi_key + " runs on no node (phase " +
+                                        (c.vmi->status.phase.empty() ? std::string("unset")
+                                                                     : c.vmi->status.phase) +
+                                        ")");
+  }
   // A VMIM whose VMI is gone or on no node: the source cannot be known. The
   // engine of the VMIM's labelled node, if any, is not asked; nothing to do
   // until the VMI appears (its add event requeues nothing, so a deleted VMI
@@ -392,11 +414,16 @@ base::Status MigrationController::Fail(Context& c, const std::string& reason,
 }
 
 base::Status MigrationController::Cleanup(Context& c) {
+  std::shared_future<base::StatusOr<uint64_t>> measurement;  // may wait for it: outside the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = running_.find(c.vmim.meta.uid);
     if (it != running_.end() && !it->second->finished) return base::Status::Ok();
-    dirty_rates_.erase(c.vmim.meta.uid);
+    auto d = dirty_rates_.find(c.vmim.meta.uid);
+    if (d != dirty_rates_.end()) {
+      measurement = std::move(d->second);
+      dirty_rates_.erase(d);
+    }
   }
   base::Status s = deps_.slots->Release(c.vmim.meta.uid);
   if (!s.ok()) return s;
@@ -442,7 +469,16 @@ base::Status MigrationController::Source(Context& c) {
   if (st.phase == MigrationPhase::kRunning) return StartRunner(c, /*adopt=*/true);
   if (deleting) {
     // Cancelled before libvirt was called: nothing ran, nothing to report on
-    // the VMI (design.md §2).
+    // the VMI (design.md §2). The VMI's state is written just before the
+    // VMIM says Running; a cancel in between finds it there and takes it
+    // back, or the VMI would look migrating forever.
+    if (c.vmi && c.vmi->status.migration_state &&
+        c.vmi->status.migration_state->migration_uid == uid &&
+        !c.vmi->status.migration_state->completed) {
+      base::Status s = PatchVMI(c.vmi->meta.namespace_, c.vmi->meta.name,
+                                R"({"status":{"migrationState":null}})");
+      if (!s.ok()) return s;
+    }
     base::Status s = Cleanup(c);
     if (s.ok()) {
       deps_.events->Normal(VMIMRef(c.vmim), "MigrationCancelled",
@@ -784,6 +820,15 @@ base::Status MigrationController::StartRunner(Context& c, bool adopt) {
                      {"forecast", fc.message}});
   } else {
     running->start_timestamp = ms.start_timestamp.value_or("");
+    // The timeouts count from the original start, not from the adoption.
+    if (ms.start_timestamp) {
+      if (auto started = base::ParseRfc3339(*ms.start_timestamp)) {
+        auto elapsed = deps_.clock->WallNow() - *started;
+        if (elapsed > std::chrono::seconds(0)) {
+          opts.elapsed_before = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+        }
+      }
+    }
     base::log::Info("adopting migration after a restart", {{"vmim", c.key}, {"domain", *domain}});
   }
 

@@ -33,7 +33,8 @@
 //                    released, the finalizer removed, and finished VMIMs of
 //                    the VMI beyond the newest 5 deleted
 // A VMIM deleted before Running ends without a migrationState, the VMI where
-// it was. Deleted while Running: the runner aborts the job (cancel).
+// it was. A VMIM whose VMI is missing or on no node is failed by the
+// coordinator (the engine with the lowest node name among the fresh ones). Deleted while Running: the runner aborts the job (cancel).
 //
 // Thread safety: Reconcile may run on several worker threads at once for
 // different keys (the work queue never hands one key to two workers);
@@ -174,6 +175,10 @@ class MigrationController {
   void OnRunnerDone(const std::string& key, const std::string& uid, const RunnerResult& r);
   base::Status PatchVMI(const std::string& ns, const std::string& name, const std::string& patch);
   std::optional<api::KubeVirtConfig> Config() const;
+  // The engine with the lowest node name among the fresh engine Leases: it
+  // answers VMIMs that no source engine can own (their VMI is missing or on
+  // no node).
+  bool IsCoordinator() const;
   std::string Now() const;
 
   const MigrationControllerDeps deps_;

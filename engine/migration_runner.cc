@@ -80,7 +80,7 @@ void MigrationRunner::Join() {
 
 void MigrationRunner::Run() {
   const auto start = clock_->Now();
-  MonitorState state = MonitorState::Begin(start);
+  MonitorState state = MonitorState::Begin(start - options_.elapsed_before);
   ProgressTracker tracker;
   bool post_copy = false;
   bool abort_reported = false;
@@ -132,7 +132,8 @@ void MigrationRunner::Run() {
     migrate_status = migrate_status_;
   }
   result.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now() - start);
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now() - start) +
+      options_.elapsed_before;
   if (post_copy) result.mode = "PostCopy";
   result.last_progress = last_sent;
   RunnerResult final_result = Finish(std::move(result), migrate_status, adopted_end);

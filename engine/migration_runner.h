@@ -45,6 +45,9 @@ struct RunnerOptions {
   MonitorSettings monitor;
   bool adopt = false;
   bool cancel_requested = false;  // already cancelled when adopted
+  // Adopted: how long the job had run before (the timeouts count from its
+  // start, not from the adoption).
+  std::chrono::milliseconds elapsed_before{0};
   std::chrono::milliseconds poll_interval{500};
   std::chrono::milliseconds progress_interval{2000};
   // How long to wait, after Migrate() returned OK, for the job-completed

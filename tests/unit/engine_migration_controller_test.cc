@@ -453,3 +453,48 @@ TEST_CASE("finished migrations beyond the newest five of a VMI are collected, ol
   CHECK(engine::VMIMsToCollect(vmims, "default", "vm2").empty());
   CHECK(engine::VMIMsToCollect(vmims, "other-ns", "vm").empty());
 }
+
+TEST_CASE("a VMIM of a missing VMI is failed by one engine, the coordinator",
+          "[migration_controller]") {
+  Cluster c;
+  c.AddVmim("orphan", "no-such-vmi");
+  c.Sync();
+  REQUIRE(c.n2->controller->Reconcile("default/orphan").ok());
+  CHECK(Str(c.Get(engine::kVMIMs, "orphan"), "status.phase").empty());  // node02 is not it
+  REQUIRE(c.n1->controller->Reconcile("default/orphan").ok());
+  auto vmim = c.Get(engine::kVMIMs, "orphan");
+  CHECK(Str(vmim, "status.phase") == "Failed");
+  bool named = false;
+  for (const auto& cond : vmim["status"]["conditions"].GetArray()) {
+    if (cond["type"].GetString() == std::string("Failed")) {
+      CHECK(cond["reason"].GetString() == std::string("VMINotFound"));
+      named = std::string(cond["message"].GetString()) == "VMI default/no-such-vmi does not exist";
+    }
+  }
+  CHECK(named);
+}
+
+TEST_CASE("a cancel that lands between the VMI's and the VMIM's Running writes takes the VMI's "
+          "state back", "[migration_controller]") {
+  Cluster c;
+  c.AddVmi("vmi-fedora");
+  c.AddVmim("mig", "vmi-fedora");
+  c.Settle("default/mig", 1);  // PreparingTarget, then TargetReady by node02
+  c.Sync();
+  REQUIRE(c.n2->controller->Reconcile("default/mig").ok());
+  auto vmim = c.Get(engine::kVMIMs, "mig");
+  REQUIRE(Str(vmim, "status.phase") == "TargetReady");
+  const std::string uid = Str(vmim, "metadata.uid");
+  // The source wrote the VMI's state, then the user deleted the VMIM.
+  REQUIRE(c.api.Patch(engine::kVMIs, "default", "vmi-fedora", kube::PatchType::kMerge,
+                      R"({"status":{"migrationState":{"migrationUid":")" + uid +
+                          R"(","sourceNode":"node01","targetNode":"node02"}}})",
+                      {})
+              .ok());
+  REQUIRE(c.api.Delete(engine::kVMIMs, "default", "mig", {}).ok());
+  c.Sync();
+  REQUIRE(c.n1->controller->Reconcile("default/mig").ok());
+  CHECK(kube::FieldByPath(c.Get(engine::kVMIs, "vmi-fedora"), "status.migrationState") == nullptr);
+  CHECK_FALSE(c.api.Peek(engine::kVMIMs, "default", "mig"));
+  CHECK(c.n1->hv.CountOf(FakeHypervisor::Method::kMigrate) == 0);
+}
