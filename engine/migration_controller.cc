@@ -172,6 +172,32 @@ std::optional<api::KubeVirtConfig> MigrationController::Config() const {
   return kv->config;
 }
 
+void MigrationController::Calibrate(const RunnerResult& r) {
+  // What this migration says about the fixed cost and the link: the time
+  // not spent transferring (duration − data ÷ rate), and, when the
+  // bandwidth was unlimited, the rate reached. The forecast model then
+  // predicts from what this node really does (a TCG node under load starts a
+  // target QEMU in seconds, a KVM node in a fraction of one).
+  const JobStats& s = r.final_stats;
+  const double duration = static_cast<double>(r.duration.count()) / 1000.0;
+  const uint64_t sent = s.memory_processed + s.disk_processed;
+  double rate = static_cast<double>(s.memory_bps + s.disk_bps);
+  if (rate <= 0 && s.time_elapsed_ms > 0) {
+    rate = static_cast<double>(sent) * 1000.0 / static_cast<double>(s.time_elapsed_ms);
+  }
+  if (rate <= 0 || duration <= 0) return;
+  // The model's first pass sends the whole data (memory + copied disks) at
+  // the rate: calibrating against the same quantity makes the next forecast
+  // of a like migration come out at this one's duration.
+  const double modelled = static_cast<double>(s.data_total > 0 ? s.data_total : sent);
+  const double setup = std::max(0.0, duration - modelled / rate);
+  auto blend = [](std::optional<double>& v, double sample) {
+    v = v ? (*v + sample) / 2 : sample;
+  };
+  blend(learned_setup_seconds_, setup);
+  if (r.unlimited_bandwidth) blend(learned_link_bytes_per_second_, rate);
+}
+
 bool MigrationController::IsCoordinator() const {
   std::string lowest;
   const auto now = deps_.clock->WallNow();
@@ -755,6 +781,13 @@ base::Status MigrationController::StartRunner(Context& c, bool adopt) {
     fin.dirty_bytes_per_second = dirty.value_or(0);
     fin.bandwidth_bytes_per_second = p.bandwidth_mib * kMiB;
     fin.link_bytes_per_second = settings_.link_bytes_per_second;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (learned_setup_seconds_) fin.setup_seconds = *learned_setup_seconds_;
+      if (learned_link_bytes_per_second_) {
+        fin.link_bytes_per_second = static_cast<uint64_t>(*learned_link_bytes_per_second_);
+      }
+    }
     fin.max_downtime_ms = settings_.downtime.max_ms;
     fin.completion_timeout_seconds =
         api::CompletionTimeoutSeconds(bytes.Total(), cfg.completion_timeout_per_gib);
@@ -1038,6 +1071,7 @@ void MigrationController::OnRunnerDone(const std::string& key, const std::string
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++results_[RunnerOutcomeName(r.outcome)];
+    if (ok) Calibrate(r);
     duration_.Observe(static_cast<double>(r.duration.count()) / 1000.0);
     if (r.downtime_ms) downtime_.Observe(static_cast<double>(*r.downtime_ms) / 1000.0);
     run->finished = true;

@@ -173,6 +173,7 @@ class MigrationController {
   // Deletes the VMI's finished VMIMs beyond the newest kFinishedVMIMsKept.
   void CollectFinished(const std::string& ns, const std::string& vmi_name);
   void OnRunnerDone(const std::string& key, const std::string& uid, const RunnerResult& r);
+  void Calibrate(const RunnerResult& r);  // mu_ held
   base::Status PatchVMI(const std::string& ns, const std::string& name, const std::string& patch);
   std::optional<api::KubeVirtConfig> Config() const;
   // The engine with the lowest node name among the fresh engine Leases: it
@@ -194,6 +195,12 @@ class MigrationController {
   uint64_t started_ = 0;
   uint64_t status_writes_ = 0;
   uint64_t adopted_ = 0;
+  // The forecast's calibration from this node's finished migrations
+  // (exponentially weighted, weight 1/2 for the newest): the fixed cost of a
+  // migration (setup, starting the target's QEMU, handover) and the rate an
+  // unlimited migration reached. Unset until a migration has succeeded.
+  std::optional<double> learned_setup_seconds_;
+  std::optional<double> learned_link_bytes_per_second_;
   base::prom::Histogram duration_{{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}};
   base::prom::Histogram downtime_{{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5}};
 };

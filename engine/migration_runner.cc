@@ -88,6 +88,7 @@ void MigrationRunner::Run() {
   RunnerProgress last_sent;
   RunnerResult result;
   result.mode = "PreCopy";
+  result.unlimited_bandwidth = options_.params.bandwidth_mib == 0;
 
   if (!options_.adopt) {
     migrate_thread_ = std::thread([this] {

@@ -81,6 +81,7 @@ struct RunnerResult {
   std::chrono::milliseconds duration{0};  // Migrate() call to its return (adopted: to the end seen)
   RunnerProgress last_progress;
   JobStats final_stats;  // the completed job's statistics when known
+  bool unlimited_bandwidth = false;  // params.bandwidth_mib was 0
 };
 
 struct RunnerCallbacks {

@@ -498,3 +498,36 @@ TEST_CASE("a cancel that lands between the VMI's and the VMIM's Running writes t
   CHECK_FALSE(c.api.Peek(engine::kVMIMs, "default", "mig"));
   CHECK(c.n1->hv.CountOf(FakeHypervisor::Method::kMigrate) == 0);
 }
+
+TEST_CASE("the forecast learns this node's fixed cost from its finished migrations",
+          "[migration_controller]") {
+  Cluster c;
+  c.AddVmi("vmi-fedora");
+  auto forecast_of = [&](const std::string& vmim) {
+    auto d = c.Get(engine::kVMIMs, vmim);
+    return d["status"]["migrationState"]["forecast"]["durationSeconds"].GetDouble();
+  };
+  c.AddVmim("first", "vmi-fedora");
+  c.n1->hv.SetMigrationScript("default_vmi-fedora", Completing());
+  c.Settle("default/first", 3);
+  REQUIRE(c.WaitIdle(*c.n1));
+  c.Settle("default/first", 1);
+  const double before = forecast_of("first");
+  // Move it back by hand (node02's engine would; here only node01's VMI matters): the
+  // VMI runs on node01 again with its domain.
+  REQUIRE(c.api.Patch(engine::kVMIs, "default", "vmi-fedora", kube::PatchType::kMerge,
+                      R"({"status":{"nodeName":"node01"}})", {})
+              .ok());
+  engine::DomainInfo info;
+  info.name = "default_vmi-fedora";
+  info.state = engine::DomainState::kRunning;
+  c.n1->hv.AddDomain(info);
+  c.AddVmim("second", "vmi-fedora");
+  c.n1->hv.SetMigrationScript("default_vmi-fedora", Completing());
+  c.Settle("default/second", 3);
+  REQUIRE(c.WaitIdle(*c.n1));
+  const double after = forecast_of("second");
+  // The first used the default 1 s of fixed cost; the fake migration took milliseconds
+  // for 256 MiB at 100 MiB/s, so the learned fixed cost is 0 and the forecast 1 s shorter.
+  CHECK(before - after == Approx(1.0).margin(0.01));
+}
