@@ -162,11 +162,11 @@ last_vmim() {
   k get vmim -l "kubevirt.io/vmi-name=$1" --sort-by=.metadata.creationTimestamp -o name | tail -1
 }
 
-# set_migrations YAML: merges YAML (a flow mapping) into the KubeVirt object's
-# spec.configuration.migrations, e.g. set_migrations "{bandwidthPerMigration: 5Mi}".
+# set_migrations JSON: merges the JSON object into the KubeVirt object's
+# spec.configuration.migrations, e.g. set_migrations '{"bandwidthPerMigration": "5Mi"}'.
 set_migrations() {
   expect_ok k patch kubevirt kubevirt -n kubevirt --type merge \
-    -p "{spec: {configuration: {migrations: $1}}}"
+    -p "{\"spec\": {\"configuration\": {\"migrations\": $1}}}"
 }
 
 # create_vmim NAME VMI: a VMIM created with kubectl apply (no webhook runs in these tests).
@@ -249,14 +249,16 @@ expect_forecast_false() {
     "$(migration_state "vmim/$1" startTimestamp)" "vmim/$1: the forecast was written as the migration started"
 }
 
-# expect_stayed_on_source VMI VMIM MEMSUM: a migration that ended without moving the VM: the
-# VMIM is final with its finalizer gone, the VMI's migrationState says completed and failed,
-# status.nodeName and the domain are node01's only, the guest goes on with its memory intact.
+# expect_stayed_on_source VMI VMIM MEMSUM [UID]: a migration that ended without moving the VM:
+# the VMIM's finalizer is gone (or the VMIM: pass its UID then), the VMI's migrationState says
+# completed and failed, status.nodeName and the domain are node01's only, the guest goes on
+# with its memory intact.
 expect_stayed_on_source() {
-  local vmi=$1 vmim=$2 memsum=$3
+  local vmi=$1 vmim=$2 memsum=$3 uid=${4:-}
+  [[ -n $uid ]] || uid=$(json_field "vmim/$vmim" '{.metadata.uid}')
   expect_eq "$(migration_state "vmi/$vmi" completed)" true "vmi/$vmi: migrationState.completed"
   expect_eq "$(migration_state "vmi/$vmi" failed)" true "vmi/$vmi: migrationState.failed"
-  expect_eq "$(migration_state "vmi/$vmi" migrationUid)" "$(json_field "vmim/$vmim" '{.metadata.uid}')" \
+  expect_eq "$(migration_state "vmi/$vmi" migrationUid)" "$uid" \
     "vmi/$vmi: migrationUid is the VMIM's uid"
   expect_eq "$(migration_state "vmi/$vmi" sourceNode)" node01 "vmi/$vmi: sourceNode"
   expect_eq "$(json_field "vmi/$vmi" '{.status.nodeName}')" node01 "vmi/$vmi: status.nodeName is still node01"
