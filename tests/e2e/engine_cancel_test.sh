@@ -42,6 +42,11 @@ expect_cancelled() {
   end=$(migration_state vmi/vmi-c endTimestamp)
   echo "    delete -> abortStatus Succeeded seen: $((t_seen - t_del)) ms (polled every 0.1 s);" \
     "endTimestamp $end is $(($(epoch_ms "$end") - t_del)) ms after the delete (whole seconds)"
+  local log=$TEST_TMP/engine-node01.log aborting ended
+  aborting=$(grep 'aborting migration domain=default_vmi-c reason=Cancelled' "$log" | tail -1 | cut -d' ' -f1)
+  ended=$(grep "migration ended vmim=default/$vmim " "$log" | tail -1 | cut -d' ' -f1)
+  echo "    delete -> the engine calls virDomainAbortJob: $(($(epoch_ms "$aborting") - t_del)) ms;" \
+    "-> outcome written (\"migration ended\"): $(($(epoch_ms "$ended") - t_del)) ms"
   expect_eq "$(migration_state vmi/vmi-c abortRequested)" true "vmi/vmi-c: abortRequested"
   expect_match "$(migration_state vmi/vmi-c failureReason)" 'cancelled' "vmi/vmi-c: failureReason says cancelled"
   gone() { not_found vmim "$vmim"; }
