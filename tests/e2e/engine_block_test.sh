@@ -46,6 +46,7 @@ expect_not_contains "$(json_field "$vmim" '{.metadata.finalizers}')" migrationJo
 expect_contains "$(grep 'migration started' "$TEST_TMP/engine-node01.log" | tail -1)" 'copy_storage=true' \
   "the engine asked libvirt to copy the storage"
 expect_eq "$(domain_nodes vmi-disk)" node02 "the domain runs on node02 only"
+expect_eq "$(defined_nodes vmi-disk)" node02 "the domain is defined (persistent) on node02 only"
 expect_guest_alive vmi-disk node02 "$memsum"
 expect_gt "$(disk_ok_on node02)" 1 "the guest reads its disk's pattern on node02 (disk=ok)"
 expect_eq "$(tr -d '\r' <"$(serial_of vmi-disk node02)" | grep -c 'disk=BAD')" 0 "no disk=BAD on node02"

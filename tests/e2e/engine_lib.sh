@@ -159,6 +159,15 @@ domain_nodes() {
   done
   echo "${out[*]}"
 }
+# defined_nodes NAME: the nodes where the VMI's domain is defined (persistent), space-separated.
+# A migrated domain stays persistent on its new node and is undefined on the old one.
+defined_nodes() {
+  local n out=()
+  for n in node01 node02; do
+    if virsh -c "$(node_uri "$n")" dominfo "default_$1" 2>/dev/null | grep -q '^Persistent: *yes'; then out+=("$n"); fi
+  done
+  echo "${out[*]}"
+}
 # last_vmim VMI: the newest VMIM of the VMI ("virtualmachineinstancemigration.kubevirt.io/NAME").
 last_vmim() {
   k get vmim -l "kubevirt.io/vmi-name=$1" --sort-by=.metadata.creationTimestamp -o name | tail -1
@@ -267,5 +276,6 @@ expect_stayed_on_source() {
   expect_not_contains "$(json_field "vmim/$vmim" '{.metadata.finalizers}')" migrationJobFinalize \
     "vmim/$vmim: the finalizer is removed"
   expect_eq "$(domain_nodes "$vmi")" node01 "the domain of $vmi runs on node01 only"
+  expect_eq "$(defined_nodes "$vmi")" node01 "the domain of $vmi is defined on node01 only"
   expect_guest_alive "$vmi" node01 "$memsum"
 }

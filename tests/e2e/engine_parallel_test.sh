@@ -110,6 +110,7 @@ for v in "${vms[@]}"; do
     "libvirt job $(migration_state "vmim/$m" durationMs) ms, downtime $(migration_state "vmim/$m" downtimeMs) ms"
   expect_eq "$(json_field "vmi/$v" '{.status.nodeName}')" node02 "vmi/$v: status.nodeName is node02"
   expect_eq "$(domain_nodes "$v")" node02 "the domain of $v runs on node02 only"
+  expect_eq "$(defined_nodes "$v")" node02 "the domain of $v is defined on node02 only"
   expect_guest_alive "$v" node02 "${memsum[$v]}"
 done
 

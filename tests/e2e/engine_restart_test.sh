@@ -79,13 +79,17 @@ expect_eq "$(migration_state vmi/vmi-k endTimestamp)" "$(migration_state vmim/mi
 if [[ "$(vmim_phase mig-kill)" == Succeeded ]]; then
   where=node02
   expect_eq "$(migration_state vmi/vmi-k failed)" false "vmi/vmi-k: not failed"
+  expect_eq "$(migration_state vmi/vmi-k targetNode)" node02 "vmi/vmi-k: targetNode"
+  expect_eq "$(migration_state vmi/vmi-k targetNodeDomainDetected)" true "vmi/vmi-k: targetNodeDomainDetected"
 else
   where=node01
   expect_eq "$(migration_state vmi/vmi-k failed)" true "vmi/vmi-k: failed"
   expect_ne "$(vmim_condition mig-kill Failed reason)" "" "the Failed condition has a reason"
+  expect_ne "$(migration_state vmi/vmi-k failureReason)" "" "vmi/vmi-k: failureReason"
 fi
 expect_eq "$(json_field vmi/vmi-k '{.status.nodeName}')" "$where" "vmi/vmi-k: status.nodeName is $where"
 expect_eq "$(domain_nodes vmi-k)" "$where" "the domain runs on $where only"
+expect_eq "$(defined_nodes vmi-k)" "$where" "the domain is defined (persistent) on $where only"
 expect_guest_alive vmi-k "$where" "$memsum"
 expect_eq "$(tr -d '\r' <"$(serial_of vmi-k "$where")" | grep -c '^km: boot')" "$([[ $where == node01 ]] && echo 1 || echo 0)" \
   "the guest did not boot again"
