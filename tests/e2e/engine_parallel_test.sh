@@ -25,7 +25,7 @@ vms=(vmi-p1 vmi-p2 vmi-p3)
 section "three small guests start on node01"
 # Without km.spin: three vCPUs spinning on this machine's two CPUs would slow everything down;
 # the guests do not dirty memory, so the TCG problem km.spin narrows (README.md) hardly applies.
-for v in "${vms[@]}"; do KM_GUEST_SPIN=0 guest_vmi "$v" node01 0 128Mi 32; done
+for v in "${vms[@]}"; do KM_GUEST_SPIN=0 guest_vmi "$v" node01 0 128Mi 16; done
 declare -A memsum=()
 for v in "${vms[@]}"; do
   wait_running "$v"

@@ -53,6 +53,20 @@ timeout_case() {
   else
     fail "$reason: the abort came within [$min_ms, $max_ms] ms after the start" "took: '$took'"
   fi
+  # The engine's log has milliseconds: when the job was started and when the monitor decided
+  # to abort it (endTimestamp comes later: after libvirt's aborted call returned).
+  local log=$TEST_TMP/engine-node01.log started aborting fired
+  started=$(grep "migration started vmim=default/$vmim " "$log" | tail -1 | cut -d' ' -f1)
+  aborting=$(grep "aborting migration domain=default_vmi-busy reason=$reason" "$log" | tail -1 | cut -d' ' -f1)
+  fired=$(ms_between "$started" "$aborting")
+  echo "    $reason: the engine started the job at $started and decided to abort at $aborting:" \
+    "$fired ms later (limit $limit s); the outcome was written $(ms_between "$aborting" "$end") ms after that (whole seconds)"
+  if [[ $fired =~ ^[0-9]+$ ]] && ((fired >= limit * 1000)); then
+    pass "$reason: the abort was decided no earlier than the limit"
+  else
+    fail "$reason: the abort was decided no earlier than the limit" "fired: '$fired' ms"
+  fi
+  FIRED_MS=$fired
   expect_eq "$(migration_state "vmim/$vmim" endTimestamp)" "$end" "vmim/$vmim mirrors endTimestamp"
   expect_eq "$(migration_state "vmim/$vmim" failed)" true "vmim/$vmim mirrors failed"
   expect_stayed_on_source vmi-busy "$vmim" "$memsum"
@@ -72,5 +86,11 @@ set_migrations '{"progressTimeout": 150, "completionTimeoutPerGiB": 5}'
 timeout_case mig-completion CompletionTimeout 5 'not completed after' 4000 7500
 expect_eq "$(migration_state vmi/vmi-busy migrationConfiguration.completionTimeoutPerGiB)" 5 \
   "the settings in force: completionTimeoutPerGiB 5"
+# design.md §7: timeouts fire within [T, T + 1 s] (the monitor polls every 500 ms).
+if [[ $FIRED_MS =~ ^[0-9]+$ ]] && ((FIRED_MS <= 6000)); then
+  pass "CompletionTimeout: decided within 1 s of the limit ($FIRED_MS ms)"
+else
+  fail "CompletionTimeout: decided within 1 s of the limit" "fired: '$FIRED_MS' ms after the job started"
+fi
 
 finish
