@@ -20,7 +20,9 @@ start_engine node01
 start_engine node02
 
 section "a guest dirtying 10 MiB/s starts on node01"
-guest_vmi vmi-c node01 10 192Mi 64
+# It never leaves node01 (both migrations are cancelled): no km.spin (README.md, "Known
+# problem"), to spare the CPUs.
+KM_GUEST_SPIN=0 guest_vmi vmi-c node01 10 192Mi 64
 wait_running vmi-c
 wait_guest vmi-c node01
 memsum=$(guest_memsum vmi-c node01)

@@ -24,7 +24,9 @@ start_engine node01
 start_engine node02
 
 section "a guest dirtying 40 MiB/s of a 24 MiB buffer starts on node01"
-guest_vmi vmi-busy node01 40 192Mi 24
+# It never leaves node01 (both migrations are aborted), so km.spin, which only protects what
+# reaches a target (README.md, "Known problem"), is left out to spare the CPUs.
+KM_GUEST_SPIN=0 guest_vmi vmi-busy node01 40 192Mi 24
 wait_running vmi-busy
 wait_guest vmi-busy node01
 memsum=$(guest_memsum vmi-busy node01)
@@ -34,7 +36,9 @@ memsum=$(guest_memsum vmi-busy node01)
 timeout_case() {
   local vmim=$1 reason=$2 limit=$3 failure_re=$4 min_ms=$5 max_ms=$6
   create_vmim "$vmim" vmi-busy
-  wait_migration_running "$vmim" vmi-busy 30
+  # Running only: a 5 s completion timeout can come before the first figures (on a loaded
+  # machine the target's QEMU alone can take seconds to start).
+  wait_vmim_phase "$vmim" Running 30 "vmim/$vmim is Running" || finish
   expect_forecast_false "$vmim"
   wait_vmim_phase "$vmim" Failed 120 "vmim/$vmim fails"
   expect_eq "$(vmim_condition "$vmim" Failed reason)" "$reason" "vmim/$vmim: Failed condition reason $reason"
