@@ -418,7 +418,19 @@ base::Status MigrationController::Source(Context& c) {
   if (st.phase == MigrationPhase::kRunning) return StartRunner(c, /*adopt=*/true);
   if (deleting) {
     // Cancelled before libvirt was called: nothing ran, nothing to report on
-    // the VMI (design.md §2).
+    // the VMI (design.md §2). A start interrupted by the deletion (StartRunner
+    // writes the VMI's migrationState, then the VMIM's Running, which the
+    // deletion turns into a 409; libvirt is called only after both) left the
+    // VMI the migrationState of a migration that never ran: take it back.
+    if (c.vmi && c.vmi->status.migration_state &&
+        c.vmi->status.migration_state->migration_uid == uid) {
+      kube::PatchOptions popts;
+      popts.subresource = "status";
+      auto r =
+          deps_.api->Patch(kVMIs, c.vmi->meta.namespace_, c.vmi->meta.name, kube::PatchType::kJson,
+                           R"([{"op":"remove","path":"/status/migrationState"}])", popts);
+      if (!r.ok() && r.status().code() != base::Code::kNotFound) return r.status();
+    }
     base::Status s = Cleanup(c);
     if (s.ok()) {
       deps_.events->Normal(VMIMRef(c.vmim), "MigrationCancelled",
