@@ -2,7 +2,9 @@
 # End-to-end (issue 8 §4): cancelling a migration mid-flight. A slow migration (5 MiB/s, a guest
 # dirtying 10 MiB/s of 64 MiB) is cancelled once it runs and its progress shows:
 #   (a) `kubectl delete vmim NAME`;
-#   (b) `kubectl migrate cancel VMI --wait` (exit code 0, "abort status: Succeeded").
+#   (b) `kubectl migrate cancel VMI --wait` (exit code 0, "abort status: Succeeded");
+#   (c) `kubectl delete vmim NAME` while it waits for a target (node02 cordoned): it goes, no
+#       migrationState is written, no libvirt job.
 # Each time: the VMI's migrationState says abortRequested, abortStatus Succeeded, completed and
 # failed; the VMIM is gone (its finalizer removed); the VM still runs on node01 only with its
 # memory intact. The time from the delete to the abort being seen is printed.
@@ -79,5 +81,26 @@ fi
 expect_contains "$OUT" "abort status: Succeeded" "kubectl migrate cancel prints the abort status"
 echo "    kubectl migrate cancel --wait took $((t_done - t_del)) ms"
 expect_cancelled mig-cancel "$uid" "$t_del"
+
+section "(c) kubectl delete vmim before the migration started (node02 cordoned: it waits in Scheduling)"
+expect_ok k patch node node02 --type merge -p '{"spec": {"unschedulable": true}}'
+create_vmim mig-early vmi-c
+unschedulable() { [[ "$(vmim_condition mig-early Schedulable status)" == False ]]; }
+if wait_until 30 unschedulable; then pass "vmim/mig-early waits: $(vmim_phase mig-early), Schedulable False"; else
+  fail "vmim/mig-early waits in Scheduling" "$(k get vmim mig-early -o yaml)"
+fi
+echo "    $(vmim_condition mig-early Schedulable message)"
+uid=$(json_field vmim/mig-early '{.metadata.uid}')
+expect_ok k delete vmim mig-early --wait=false
+early_gone() { not_found vmim mig-early; }
+if wait_until 20 early_gone; then pass "vmim/mig-early is gone"; else
+  fail "vmim/mig-early is gone" "$(k get vmim mig-early -o yaml)"
+fi
+expect_ne "$(migration_state vmi/vmi-c migrationUid)" "$uid" "no migrationState was written for it"
+expect_eq "$(grep -c "migration started vmim=default/mig-early " "$TEST_TMP/engine-node01.log")" 0 \
+  "no libvirt migration was started for it"
+expect_eq "$(json_field vmi/vmi-c '{.status.nodeName}')" node01 "vmi/vmi-c: status.nodeName is still node01"
+expect_eq "$(domain_nodes vmi-c)" node01 "the domain runs on node01 only"
+expect_eq "$(libvirt_job_count node01)" 0 "no libvirt job is left on node01"
 
 finish
