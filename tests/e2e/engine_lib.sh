@@ -66,7 +66,8 @@ start_engine() {
   local node=$1 log=$TEST_TMP/engine-$1.log uri
   uri=$(node_uri "$node")
   local mark
-  mark=$(wc -l <"$log" 2>/dev/null || echo 0)
+  mark=0
+  [[ -f $log ]] && mark=$(wc -l <"$log")
   "$E2E_DIR/nodes.sh" exec "$node" "$KM_BIN_DIR/migration-engine" --node-name "$node" \
     --libvirt-uri "$uri" --advertise-libvirt-uri "$uri" --migration-address 127.0.0.2 \
     --kubeconfig "$KUBECONFIG" --image-dir "$NODE_DATA_DIR/images" --data-dir "$NODE_DATA_DIR" \
@@ -86,11 +87,24 @@ declare -A ENGINE_METRICS=()
 # engine_metrics NODE: the engine's /metrics text.
 engine_metrics() { curl -s "http://127.0.0.1:${ENGINE_METRICS[$1]}/metrics"; }
 
-# guest_vmi NAME NODE DIRTY_MIB_S [MEMORY] [EXTRA_SPEC_YAML]: a VMI of the test guest scheduled
-# to NODE, dirtying DIRTY_MIB_S MiB/s of its memory.
+# guest_vmi NAME NODE DIRTY_MIB_S [MEMORY] [SIZE_MIB] [emptydisk]: a VMI of the test guest
+# scheduled to NODE, dirtying DIRTY_MIB_S MiB/s of its SIZE_MIB MiB buffer (default 32, or 64
+# when it dirties). With `emptydisk`, a 16Mi emptyDisk (a node-local disk: BlockMigration) that
+# the guest fills with a pattern and re-reads every second (km.disk=/dev/vda, "disk=ok").
+# KM_GUEST_SPIN=0 drops km.spin=1 (README.md, "Known problem"): a guest that does not dirty its
+# memory then sleeps between its checks and leaves the CPUs to the others.
 guest_vmi() {
-  local name=$1 node=$2 dirty=$3 memory=${4:-192Mi} size_mib=32
-  ((dirty > 0)) && size_mib=64
+  local name=$1 node=$2 dirty=$3 memory=${4:-192Mi} size_mib=${5:-} disk=${6:-}
+  [[ -n $size_mib ]] || { size_mib=32; ((dirty > 0)) && size_mib=64; }
+  local args="console=ttyS0 quiet panic=0 pti=on km.spin=${KM_GUEST_SPIN:-1} km.size_mib=$size_mib km.dirty_mib_s=$dirty"
+  local disks="" volumes=""
+  if [[ $disk == emptydisk ]]; then
+    args+=" km.disk=/dev/vda"
+    disks="
+      disks: [{name: scratch, disk: {bus: virtio}}]"
+    volumes="
+  volumes: [{name: scratch, emptyDisk: {capacity: 16Mi}}]"
+  fi
   cat >"$TEST_TMP/vmi-$name.yaml" <<YAML
 apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
@@ -101,11 +115,11 @@ spec:
     memory: {guest: $memory}
     firmware:
       kernelBoot:
-        kernelArgs: "console=ttyS0 quiet panic=0 pti=on km.spin=1 km.size_mib=$size_mib km.dirty_mib_s=$dirty"
+        kernelArgs: "$args"
         container: {image: km-guest, kernelPath: /vmlinuz, initrdPath: /initrd.img}
-    devices:
+    devices:$disks
       interfaces: [{name: default, masquerade: {}}]
-  networks: [{name: default, pod: {}}]
+  networks: [{name: default, pod: {}}]$volumes
 YAML
   expect_ok k apply -f "$TEST_TMP/vmi-$name.yaml"
 }
@@ -145,7 +159,123 @@ domain_nodes() {
   done
   echo "${out[*]}"
 }
+# defined_nodes NAME: the nodes where the VMI's domain is defined (persistent), space-separated.
+# A migrated domain stays persistent on its new node and is undefined on the old one.
+defined_nodes() {
+  local n out=()
+  for n in node01 node02; do
+    if virsh -c "$(node_uri "$n")" dominfo "default_$1" 2>/dev/null | grep -q '^Persistent: *yes'; then out+=("$n"); fi
+  done
+  echo "${out[*]}"
+}
 # last_vmim VMI: the newest VMIM of the VMI ("virtualmachineinstancemigration.kubevirt.io/NAME").
 last_vmim() {
   k get vmim -l "kubevirt.io/vmi-name=$1" --sort-by=.metadata.creationTimestamp -o name | tail -1
+}
+
+# set_migrations JSON: merges the JSON object into the KubeVirt object's
+# spec.configuration.migrations, e.g. set_migrations '{"bandwidthPerMigration": "5Mi"}'.
+set_migrations() {
+  expect_ok k patch kubevirt kubevirt -n kubevirt --type merge \
+    -p "{\"spec\": {\"configuration\": {\"migrations\": $1}}}"
+}
+
+# create_vmim NAME VMI: a VMIM created with kubectl apply (no webhook runs in these tests).
+create_vmim() {
+  cat >"$TEST_TMP/vmim-$1.yaml" <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstanceMigration
+metadata: {name: $1, namespace: default}
+spec: {vmiName: $2}
+YAML
+  expect_ok k apply -f "$TEST_TMP/vmim-$1.yaml"
+}
+
+# vmim_phase VMIM: the phase of vmim/NAME (empty when it does not exist).
+vmim_phase() { json_field "vmim/$1" '{.status.phase}'; }
+vmim_phase_is() { [[ "$(vmim_phase "$1")" == "$2" ]]; }
+# vmim_condition VMIM TYPE FIELD: e.g. vmim_condition m1 Failed reason.
+vmim_condition() { json_field "vmim/$1" "{.status.conditions[?(@.type==\"$2\")].$3}"; }
+# migration_state OBJ FIELD: a field of OBJ's status.migrationState (OBJ: vmi/NAME or vmim/NAME).
+migration_state() { json_field "$1" "{.status.migrationState.$2}"; }
+
+# wait_vmim_phase VMIM PHASE SECONDS [WHAT]: records a pass when the VMIM reaches PHASE in time.
+wait_vmim_phase() {
+  local what=${4:-"vmim/$1 reaches phase $2"}
+  if wait_until "$3" vmim_phase_is "$1" "$2"; then pass "$what"; return 0; fi
+  fail "$what" "phase: $(vmim_phase "$1")" "$(k get vmim "$1" -o yaml 2>&1 | tail -40)"
+  return 1
+}
+
+# progress_seen VMI: the VMI's migrationState shows data processed (the copy is under way).
+progress_seen() { [[ "$(migration_state "vmi/$1" progress.dataProcessedBytes)" =~ ^[1-9][0-9]*$ ]]; }
+
+# epoch_ms ISO8601: milliseconds since the epoch; now_ms: the time now.
+epoch_ms() { date -d "$1" +%s%3N; }
+now_ms() { date +%s%3N; }
+# ms_between ISO1 ISO2: ISO2 − ISO1 in milliseconds (empty when either is missing).
+ms_between() { [[ -n $1 && -n $2 ]] && echo $(($(epoch_ms "$2") - $(epoch_ms "$1"))); }
+
+# libvirt_job_count NODE: how many of NODE's domains have a job running (a migration out); two
+# virsh processes whatever the number of domains, so that it can sample often.
+libvirt_job_count() {
+  local uri cmds=() d
+  uri=$(node_uri "$1")
+  for d in $(virsh -c "$uri" list --name 2>/dev/null); do cmds+=("domjobinfo $d;"); done
+  if ((${#cmds[@]} == 0)); then echo 0; return; fi
+  virsh -c "$uri" "${cmds[*]}" 2>/dev/null | grep -c 'Job type: *Unbounded'
+}
+
+# expect_guest_alive NAME NODE MEMSUM: the guest prints two more alive lines on NODE and every
+# one of them has the checksum MEMSUM.
+expect_guest_alive() {
+  local before
+  before=$(alive_count "$1" "$2")
+  if wait_until 30 guest_alive_since "$1" "$2" $((before + 2)); then
+    pass "the guest $1 keeps running on $2"
+  else
+    fail "the guest $1 keeps running on $2" "$(tail -5 "$(serial_of "$1" "$2")" 2>&1)"
+  fi
+  expect_eq "$(bad_memsum_lines "$1" "$2" "$3")" "" "the memory checksum of $1 is unchanged on $2"
+}
+
+# wait_migration_running VMIM VMI SECONDS: the VMIM reaches Running and the VMI's migrationState
+# shows data copied (exits the script otherwise: nothing after it could be checked).
+wait_migration_running() {
+  wait_vmim_phase "$1" Running "$3" "vmim/$1 is Running" || finish
+  if wait_until "$3" progress_seen "$2"; then pass "the copy of $2 is under way (progress written)"; else
+    fail "the copy of $2 is under way (progress written)" "$(k get vmi "$2" -o jsonpath='{.status.migrationState}')" \
+      "$(tail -20 "$TEST_TMP/engine-node01.log")"
+    finish
+  fi
+}
+
+# expect_forecast_false VMIM: the VMIM's ConvergenceForecast condition is False, written with
+# the start of the migration (before libvirt was called: same time as startTimestamp).
+expect_forecast_false() {
+  expect_eq "$(vmim_condition "$1" ConvergenceForecast status)" False \
+    "vmim/$1: the forecast says it will not converge ($(vmim_condition "$1" ConvergenceForecast reason))"
+  echo "    forecast: $(vmim_condition "$1" ConvergenceForecast message)"
+  expect_eq "$(vmim_condition "$1" ConvergenceForecast lastTransitionTime)" \
+    "$(migration_state "vmim/$1" startTimestamp)" "vmim/$1: the forecast was written as the migration started"
+}
+
+# expect_stayed_on_source VMI VMIM MEMSUM [UID]: a migration that ended without moving the VM:
+# the VMIM's finalizer is gone (or the VMIM: pass its UID then), the VMI's migrationState says
+# completed and failed, status.nodeName and the domain are node01's only, the guest goes on
+# with its memory intact.
+expect_stayed_on_source() {
+  local vmi=$1 vmim=$2 memsum=$3 uid=${4:-}
+  [[ -n $uid ]] || uid=$(json_field "vmim/$vmim" '{.metadata.uid}')
+  expect_eq "$(migration_state "vmi/$vmi" completed)" true "vmi/$vmi: migrationState.completed"
+  expect_eq "$(migration_state "vmi/$vmi" failed)" true "vmi/$vmi: migrationState.failed"
+  expect_eq "$(migration_state "vmi/$vmi" migrationUid)" "$uid" \
+    "vmi/$vmi: migrationUid is the VMIM's uid"
+  expect_eq "$(migration_state "vmi/$vmi" sourceNode)" node01 "vmi/$vmi: sourceNode"
+  expect_eq "$(json_field "vmi/$vmi" '{.status.nodeName}')" node01 "vmi/$vmi: status.nodeName is still node01"
+  expect_not_contains "$(json_field "vmim/$vmim" '{.metadata.finalizers}')" migrationJobFinalize \
+    "vmim/$vmim: the finalizer is removed"
+  expect_eq "$(domain_nodes "$vmi")" node01 "the domain of $vmi runs on node01 only"
+  expect_eq "$(defined_nodes "$vmi")" node01 "the domain of $vmi is defined on node01 only"
+  expect_guest_alive "$vmi" node01 "$memsum"
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -68,7 +69,7 @@ std::string Vmim(const std::string& name, const std::string& vmi) {
 }
 
 struct Node {
-  Node(const std::string& name, kube::testing::FakeApi* api, engine::testing::FakeFabric* fabric,
+  Node(const std::string& name, kube::Api* api, engine::testing::FakeFabric* fabric,
        Limiter* limiter, std::map<std::string, kube::Store*> stores)
       : hv(FakeHypervisor::Options{"qemu+tcp://" + name + "/system", fabric, nullptr}),
         events(api, base::RealClock(), {"migration-engine", name, 600s}) {
@@ -104,8 +105,56 @@ struct Node {
   std::vector<std::string> requeued;
 };
 
+// The engines' view of the API server: `inner` (the cluster's FakeApi), and,
+// once, right after the JSON patch that writes a VMI's migrationState (the
+// first write of a migration's start), `kubectl delete` of VMIM `vmim`: the
+// deletion lands between the engine's read of the VMIM and its Running write.
+class DeleteDuringStart final : public kube::Api {
+ public:
+  explicit DeleteDuringStart(std::string vmim) : vmim_(std::move(vmim)) {}
+  kube::testing::FakeApi* inner = nullptr;
+  base::StatusOr<kube::Object> Get(const kube::ResourceRef& ref, std::string_view ns,
+                                   std::string_view name, std::string_view sub) override {
+    return inner->Get(ref, ns, name, sub);
+  }
+  base::StatusOr<kube::Object> Create(const kube::ResourceRef& ref, std::string_view ns,
+                                      std::string_view body,
+                                      const kube::CreateOptions& o) override {
+    return inner->Create(ref, ns, body, o);
+  }
+  base::StatusOr<kube::Object> Update(const kube::ResourceRef& ref, std::string_view ns,
+                                      std::string_view name, std::string_view body,
+                                      const kube::UpdateOptions& o) override {
+    return inner->Update(ref, ns, name, body, o);
+  }
+  base::StatusOr<kube::Object> Patch(const kube::ResourceRef& ref, std::string_view ns,
+                                     std::string_view name, kube::PatchType type,
+                                     std::string_view patch, const kube::PatchOptions& o) override {
+    auto r = inner->Patch(ref, ns, name, type, patch, o);
+    if (!deleted && ref.resource == engine::kVMIs.resource && type == kube::PatchType::kJson &&
+        patch.find(R"("add","path":"/status/migrationState")") != std::string_view::npos) {
+      deleted = true;
+      REQUIRE(inner
+                  ->Patch(engine::kVMIMs, ns, vmim_, kube::PatchType::kMerge,
+                          R"({"metadata":{"deletionTimestamp":"2026-12-03T10:00:05Z"}})", {})
+                  .ok());
+    }
+    return r;
+  }
+  base::Status Delete(const kube::ResourceRef& ref, std::string_view ns, std::string_view name,
+                      const kube::DeleteOptions& o) override {
+    return inner->Delete(ref, ns, name, o);
+  }
+  std::atomic<bool> deleted{false};
+
+ private:
+  const std::string vmim_;
+};
+
 struct Cluster {
-  Cluster() {
+  // engine_api: what the engines talk to (default: `api`).
+  explicit Cluster(kube::Api* engine_api = nullptr) {
+    kube::Api* eapi = engine_api ? engine_api : &api;
     fabric = std::make_unique<engine::testing::FakeFabric>();
     std::map<std::string, kube::Store*> s{{"vmims", &vmims}, {"vmis", &vmis}, {"leases", &leases},
                                           {"nodes", &nodes}, {"kubevirts", &kubevirts}};
@@ -118,8 +167,8 @@ struct Cluster {
                   .ok());
       lease_names.push_back(engine::LeaseName(n));
     }
-    n1 = std::make_unique<Node>("node01", &api, fabric.get(), &limiter, s);
-    n2 = std::make_unique<Node>("node02", &api, fabric.get(), &limiter, s);
+    n1 = std::make_unique<Node>("node01", eapi, fabric.get(), &limiter, s);
+    n2 = std::make_unique<Node>("node02", eapi, fabric.get(), &limiter, s);
     fabric->Register("qemu+tcp://node01/system", &n1->hv);
     fabric->Register("qemu+tcp://node02/system", &n2->hv);
   }
@@ -334,6 +383,36 @@ TEST_CASE("a VMIM deleted before it started leaves no migrationState", "[migrati
   CHECK(kube::FieldByPath(vmi, "status.migrationState") == nullptr);
   CHECK(c.n1->hv.CountOf(FakeHypervisor::Method::kMigrate) == 0);
   CHECK_FALSE(c.api.Peek(engine::kVMIMs, "default", "mig"));
+}
+
+TEST_CASE("a VMIM deleted while its start is being written leaves no migrationState",
+          "[migration_controller]") {
+  // Seen in the e2e cancel test: kubectl delete right after the VMIM reached
+  // TargetReady. The engine had written the VMI's migrationState; its Running
+  // write then met a 409 and the next reconcile cleaned up a VMIM that never
+  // ran, leaving the VMI a never-ending migrationState of it.
+  DeleteDuringStart api("mig");
+  Cluster c(&api);
+  api.inner = &c.api;
+  c.AddVmi("vmi-fedora");
+  c.AddVmim("mig", "vmi-fedora");
+  c.n1->hv.SetMigrationScript("default_vmi-fedora", Completing());
+  c.n1->hv.SetDirtyRate("default_vmi-fedora", 1 << 20);
+  for (int i = 0; i < 8; ++i) {  // errors (the 409) are retried, as the work queue would
+    c.Sync();
+    (void)c.n1->controller->Reconcile("default/mig");
+    c.Sync();
+    (void)c.n2->controller->Reconcile("default/mig");
+  }
+  c.Sync();
+  REQUIRE(api.deleted);
+  REQUIRE(c.WaitIdle(*c.n1));
+  CHECK(c.n1->hv.CountOf(FakeHypervisor::Method::kMigrate) == 0);
+  CHECK_FALSE(c.api.Peek(engine::kVMIMs, "default", "mig"));
+  auto vmi = c.Get(engine::kVMIs, "vmi-fedora");
+  CHECK(kube::FieldByPath(vmi, "status.migrationState") == nullptr);
+  CHECK(Str(vmi, "status.nodeName") == "node01");
+  CHECK(c.n1->hv.HasDomain("default_vmi-fedora"));
 }
 
 TEST_CASE("a second migration of the same VMI fails as in flight", "[migration_controller]") {
