@@ -7,6 +7,7 @@
 
 #include "api/json.h"
 #include "api/json_util.h"
+#include "api/names.h"
 #include "api/timeouts.h"
 
 namespace api {
@@ -16,41 +17,6 @@ using json_internal::Join;
 using json_internal::Member;
 using json_internal::TypeName;
 using rapidjson::Value;
-
-// ---------------------------------------------------------------- names
-
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// RFC 1123 subdomain, as Kubernetes requires of object names.
-bool IsDNSSubdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-' && c != '.') return false;
-  }
-  return true;
-}
-
-// The name part of a label key, and a label value when non-empty.
-bool IsLabelToken(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') return false;
-  }
-  return true;
-}
-
-bool IsLabelKey(std::string_view key) {
-  size_t slash = key.find('/');
-  if (slash == std::string_view::npos) return IsLabelToken(key);
-  return IsDNSSubdomain(key.substr(0, slash)) && IsLabelToken(key.substr(slash + 1));
-}
-
-bool IsLabelValue(std::string_view v) { return v.empty() || IsLabelToken(v); }
 
 // A short, quoted, single-line rendering of untrusted text for messages.
 std::string Quote(std::string_view s) {
@@ -117,7 +83,7 @@ void CheckCreateSpec(const VMIM& m, std::vector<Cause>& causes) {
   if (name.empty()) {
     causes.push_back(
         {std::string(kCauseInvalidSpec), "spec.vmiName: must not be empty", "spec.vmiName"});
-  } else if (!IsDNSSubdomain(name)) {
+  } else if (!IsDns1123Subdomain(name)) {
     causes.push_back(
         {std::string(kCauseInvalidSpec),
          "spec.vmiName: " + Quote(name) +
@@ -126,7 +92,7 @@ void CheckCreateSpec(const VMIM& m, std::vector<Cause>& causes) {
   }
   for (const auto& [k, v] : m.spec.added_node_selector) {
     const std::string field = "spec.addedNodeSelector[" + k + "]";
-    if (!IsLabelKey(k)) {
+    if (!IsQualifiedName(k)) {
       causes.push_back({std::string(kCauseInvalidSpec),
                         "spec.addedNodeSelector: " + Quote(k) + " is not a valid label key",
                         field});
@@ -207,7 +173,7 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
 
   const VMI* vmi = nullptr;
   const std::string vmi_key = ns + "/" + m.spec.vmi_name;
-  const bool name_ok = IsDNSSubdomain(m.spec.vmi_name);
+  const bool name_ok = IsDns1123Subdomain(m.spec.vmi_name);
   if (name_ok) {
     vmi = in.vmi;
     if (vmi == nullptr && in.vmi_lookup) vmi = in.vmi_lookup(ns, m.spec.vmi_name);

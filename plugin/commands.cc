@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/names.h"
 #include "api/types.h"
 #include "base/clock.h"
 #include "base/flags.h"
@@ -227,12 +228,18 @@ class App {
     w.String((o_.vmi + "-migration-").c_str());
     w.Key("namespace");
     w.String(ns_.c_str());
-    w.Key("labels");
-    w.StartObject();
-    // The label `cancel` and `status` select on.
-    w.Key(api::kLabelVMIName.data(), static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
-    w.String(o_.vmi.c_str());
-    w.EndObject();
+    // The label KubeVirt's tools select on. A VMI name is a DNS-1123
+    // subdomain (up to 253 characters), a label value at most 63: a longer
+    // name gets no label. `cancel` and `status` find migrations by
+    // spec.vmiName, so nothing here depends on it.
+    if (api::IsLabelValue(o_.vmi)) {
+      w.Key("labels");
+      w.StartObject();
+      w.Key(api::kLabelVMIName.data(),
+            static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
+      w.String(o_.vmi.c_str());
+      w.EndObject();
+    }
     w.EndObject();
     w.Key("spec");
     w.StartObject();

@@ -4,36 +4,10 @@
 #include <cctype>
 #include <cmath>
 
+#include "api/names.h"
 #include "base/flags.h"
 
 namespace plugin {
-namespace {
-
-bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-}  // namespace
-
-bool IsDns1123Label(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnumLower(s.front()) || !IsAlnumLower(s.back())) return false;
-  for (char c : s) {
-    if (!IsAlnumLower(c) && c != '-') return false;
-  }
-  return true;
-}
-
-bool IsDns1123Subdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (!IsDns1123Label(part)) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
 base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return base::InvalidArgument("invalid duration \"" + std::string(text) +
@@ -191,15 +165,16 @@ base::Status Validate(const Options& o) {
   std::vector<std::string> problems;
   bool wants_vmi = o.command == Command::kMigrate || o.command == Command::kCancel ||
                    o.command == Command::kStatus;
-  if (wants_vmi && !IsDns1123Label(o.vmi)) {
+  if (wants_vmi && !api::IsDns1123Subdomain(o.vmi)) {
     problems.push_back("invalid VMI name \"" + o.vmi +
-                       "\": must be a DNS-1123 label (at most 63 lower-case letters, digits or "
-                       "'-', starting and ending with a letter or digit)");
+                       "\": must be a DNS-1123 subdomain (at most 253 lower-case letters, digits, "
+                       "'-' or '.', each dot-separated part starting and ending with a letter or "
+                       "digit)");
   }
-  if (!o.namespace_.empty() && !IsDns1123Label(o.namespace_)) {
+  if (!o.namespace_.empty() && !api::IsDns1123Label(o.namespace_)) {
     problems.push_back("invalid namespace \"" + o.namespace_ + "\": must be a DNS-1123 label");
   }
-  if (!o.to_node.empty() && !IsDns1123Subdomain(o.to_node)) {
+  if (!o.to_node.empty() && !api::IsDns1123Subdomain(o.to_node)) {
     problems.push_back("invalid --to node name \"" + o.to_node +
                        "\": must be a DNS-1123 subdomain");
   }

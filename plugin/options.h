@@ -54,21 +54,15 @@ struct Options {
 // values and extra arguments. "-h"/"--help" anywhere yields Command::kHelp.
 base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args);
 
-// Checks what needs no cluster: the VMI name (DNS-1123 label), --to (DNS-1123
-// subdomain), flags that make no sense for the command. Every problem is listed
+// Checks what needs no cluster: the names, by the API server's rules
+// (api/names.h: a VMI or node name is a DNS-1123 subdomain, a namespace a
+// DNS-1123 label), flags that make no sense for the command. Every problem is listed
 // in the one InvalidArgument message, separated by "; ".
 base::Status Validate(const Options& options);
 
 // Durations as kubectl takes them: Go's "1h2m3.5s", "300ms", "90s", or a bare
 // integer meaning seconds ("30"). Negative or malformed: InvalidArgument.
 base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
-
-// RFC 1123 label: 1-63 lower-case alphanumerics or '-', starting and ending
-// alphanumeric. VMI names must be labels here because the name becomes the
-// value of the kubevirt.io/vmi-name label (at most 63 characters).
-bool IsDns1123Label(std::string_view s);
-// RFC 1123 subdomain: dot-separated labels, at most 253 characters.
-bool IsDns1123Subdomain(std::string_view s);
 
 // The --help text (usage, commands, flags, exit codes, examples).
 std::string HelpText();

@@ -268,6 +268,26 @@ TEST_CASE("CREATE decisions: one case per rule") {
        422,
        {"InvalidSpec"},
        "spec.vmiName: \"Bad_Name\" is not a valid name"},
+      {"a vmiName the API server refuses (empty part between dots)",
+       [](World& w) { w.request.spec.vmi_name = "vmi..fedora"; },
+       false,
+       422,
+       {"InvalidSpec"},
+       "spec.vmiName: \"vmi..fedora\" is not a valid name"},
+      {"a vmiName with dots is a valid object name",
+       [](World& w) { w.request.spec.vmi_name = "vmi.fedora"; },
+       false,
+       403,
+       {"VMINotFound"},
+       "VMI default/vmi.fedora does not exist"},
+      {"an addedNodeSelector key whose prefix the API server refuses",
+       [](World& w) {
+         w.request.spec.added_node_selector = {{"example..com/zone", "x"}};
+       },
+       false,
+       422,
+       {"InvalidSpec"},
+       "spec.addedNodeSelector: \"example..com/zone\" is not a valid label key"},
       {"invalid addedNodeSelector key",
        [](World& w) {
          w.request.spec.added_node_selector = {{"bad key", "x"}};

@@ -95,6 +95,20 @@ TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's l
              Catch::Contains(R"("addedNodeSelector":{"kubernetes.io/hostname":"node-b"})"));
 }
 
+TEST_CASE("VMI names the API server accepts are sent; a label only when the name fits one",
+          "[plugin]") {
+  Fake fake;
+  Result dotted = fake.Run({"vmi.fedora"});
+  CHECK(dotted.code == plugin::kExitOk);
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("vmiName":"vmi.fedora")"));
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("kubevirt.io/vmi-name":"vmi.fedora")"));
+  const std::string long_name(70, 'v');
+  Result long_one = fake.Run({long_name});
+  CHECK(long_one.code == plugin::kExitOk);
+  CHECK_THAT(fake.last_body(), Catch::Contains("\"vmiName\":\"" + long_name + "\""));
+  CHECK_THAT(fake.last_body(), !Catch::Contains("labels"));
+}
+
 TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin]") {
   Fake fake;
   fake.refuse_first = 100;
