@@ -30,6 +30,9 @@ enum class DryRun { kNone, kClient, kServer };
 
 struct Options {
   Command command = Command::kMigrate;
+  // kHelp: the subcommand whose help was asked for ("cancel --help",
+  // "help cancel"); kMigrate for the plugin's own help.
+  Command help_for = Command::kMigrate;
   std::string vmi;    // the positional VMI name (kMigrate, kCancel, kStatus)
   std::string shell;  // kCompletion: "bash" or "zsh"
 
@@ -64,7 +67,13 @@ base::Status Validate(const Options& options);
 // integer meaning seconds ("30"). Negative or malformed: InvalidArgument.
 base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-// The --help text (usage, commands, flags, exit codes, examples).
-std::string HelpText();
+// The --help text of `command` (usage, flags that apply, examples, exit
+// codes); kMigrate (and kHelp) give the plugin's full help.
+std::string HelpText(Command command = Command::kMigrate);
+
+// The subcommand `word` was probably meant to be ("lsit" → "list"): the one
+// within two edits (insertions, deletions, substitutions or a swap of
+// neighbours), or "" when none is, or when `word` is one exactly.
+std::string SuggestCommand(std::string_view word);
 
 }  // namespace plugin

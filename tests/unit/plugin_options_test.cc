@@ -157,6 +157,43 @@ TEST_CASE("bad command lines are usage errors naming the problem", "[plugin]") {
   }
 }
 
+TEST_CASE("each subcommand has its own help", "[plugin]") {
+  struct Case {
+    const char* args;
+    Command help_for;
+  } cases[] = {
+      {"--help", Command::kMigrate},     {"vmi-a -h", Command::kMigrate},
+      {"cancel --help", Command::kCancel}, {"status vmi-a -h", Command::kStatus},
+      {"list --help", Command::kList},   {"help list", Command::kList},
+      {"help cancel", Command::kCancel}, {"completion -h", Command::kCompletion},
+      {"help", Command::kMigrate},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args);
+    auto o = ParseArgs(Split(c.args));
+    REQUIRE(o.ok());
+    CHECK(o->command == Command::kHelp);
+    CHECK(o->help_for == c.help_for);
+  }
+  CHECK_FALSE(ParseArgs(Split("help lsit")).ok());
+  const std::string cancel = plugin::HelpText(Command::kCancel);
+  CHECK_THAT(cancel, Catch::Contains("kubectl migrate cancel VMI [--wait [--timeout D]]"));
+  CHECK_THAT(cancel, !Catch::Contains("--to NODE"));
+  CHECK_THAT(plugin::HelpText(Command::kList), Catch::Contains("-o, --output name|json|yaml"));
+  CHECK_THAT(plugin::HelpText(Command::kStatus), !Catch::Contains("--wait"));
+}
+
+TEST_CASE("a mistyped subcommand gets a suggestion", "[plugin]") {
+  CHECK(plugin::SuggestCommand("lsit") == "list");
+  CHECK(plugin::SuggestCommand("lst") == "list");
+  CHECK(plugin::SuggestCommand("cancle") == "cancel");
+  CHECK(plugin::SuggestCommand("stauts") == "status");
+  CHECK(plugin::SuggestCommand("versoin") == "version");
+  CHECK(plugin::SuggestCommand("list").empty());
+  CHECK(plugin::SuggestCommand("vmi-fedora").empty());
+  CHECK(plugin::SuggestCommand("vm1").empty());
+}
+
 TEST_CASE("validation rejects bad values and flags that do not fit the command", "[plugin]") {
   struct Case {
     const char* args;
@@ -175,7 +212,9 @@ TEST_CASE("validation rejects bad values and flags that do not fit the command",
       {"vmi-a --wait --dry-run=server", "--wait cannot be combined with --dry-run"},
       {"vmi-a --cancel-on-interrupt", "--cancel-on-interrupt needs --wait"},
       {"vmi-a --wait --timeout 0", "--timeout must be positive"},
-      {"list -o json", "-o applies only"},
+      {"list -o json", nullptr},
+      {"list -o yaml -A", nullptr},
+      {"status vmi-a -o json", "-o applies only"},
   };
   for (const auto& c : cases) {
     INFO(c.args);

@@ -47,6 +47,14 @@ struct Fake {
   std::atomic<int> posts{0};
   std::atomic<int> refuse_first{0};  // how many POSTs get 429 before one succeeds
   Fake() {
+    // One VMI exists, named like a mistyped subcommand.
+    server.server().Get(
+        "/apis/kubevirt.io/v1/namespaces/ns1/virtualmachineinstances/lists",
+        [](const httplib::Request&, httplib::Response& res) {
+          res.set_content(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
+                              "metadata":{"name":"lists","namespace":"ns1"}})",
+                          "application/json");
+        });
     server.server().Post(kPath, [this](const httplib::Request& req, httplib::Response& res) {
       int n = ++posts;
       {
@@ -107,6 +115,20 @@ TEST_CASE("VMI names the API server accepts are sent; a label only when the name
   CHECK(long_one.code == plugin::kExitOk);
   CHECK_THAT(fake.last_body(), Catch::Contains("\"vmiName\":\"" + long_name + "\""));
   CHECK_THAT(fake.last_body(), !Catch::Contains("labels"));
+}
+
+TEST_CASE("a mistyped subcommand is not taken for a VMI that does not exist", "[plugin]") {
+  Fake fake;
+  Result r = fake.Run({"lsit"});
+  CHECK(r.code == plugin::kExitUsage);
+  CHECK(fake.posts == 0);
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Catch::StartsWith("error: unknown command \"lsit\" for \"kubectl migrate\""));
+  CHECK_THAT(r.err, Catch::Contains("Did you mean this?\n\tlist\n"));
+  // A VMI of that kind of name that exists is migrated.
+  Result existing = fake.Run({"lists"});
+  CHECK(existing.code == plugin::kExitOk);
+  CHECK(fake.posts == 1);
 }
 
 TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin]") {
