@@ -74,6 +74,20 @@ std::string GiB(int64_t bytes) {
   return buf;
 }
 
+// "held by ns/a, ns/b", at most 10 named: the user sees which migrations to
+// wait for (or cancel).
+std::string HeldBy(const std::vector<std::string>& holders) {
+  constexpr size_t kMaxNamed = 10;
+  std::string out;
+  for (size_t i = 0; i < holders.size() && i < kMaxNamed; ++i) {
+    out += (i == 0 ? "held by " : ", ") + holders[i];
+  }
+  if (holders.size() > kMaxNamed) {
+    out += " and " + std::to_string(holders.size() - kMaxNamed) + " more";
+  }
+  return out.empty() ? out : out + "; ";
+}
+
 std::string PhaseText(std::string_view phase) {
   return phase.empty() ? "no phase yet" : "phase " + std::string(phase);
 }
@@ -221,8 +235,10 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
     const std::string limit = std::to_string(cfg.parallel_migrations_per_cluster);
     causes.push_back({std::string(kCauseClusterLimitReached),
                       "cluster has " + std::to_string(counts.cluster) + "/" + limit +
-                          " migrations in flight (parallelMigrationsPerCluster=" + limit +
-                          "); retry when one finishes",
+                          " migrations in flight (parallelMigrationsPerCluster=" + limit + "); " +
+                          HeldBy(InFlightHolders(in.vmims, in.vmi_lookup, "", m.meta.uid,
+                                                 self_key)) +
+                          "retry when one finishes",
                       ""});
   }
   if (vmi != nullptr && !vmi->status.node_name.empty()) {
@@ -233,7 +249,10 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
       causes.push_back({std::string(kCauseNodeLimitReached),
                         "node " + node + " has " + std::to_string(outbound) + "/" + limit +
                             " outbound migrations in flight (parallelOutboundMigrationsPerNode=" +
-                            limit + "); retry when one finishes",
+                            limit + "); " +
+                            HeldBy(InFlightHolders(in.vmims, in.vmi_lookup, node, m.meta.uid,
+                                                   self_key)) +
+                            "retry when one finishes",
                         ""});
     }
   }

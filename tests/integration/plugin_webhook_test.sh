@@ -139,7 +139,7 @@ section "429: a node at its outbound limit"
 expect_ok k create -f "$(vmim_file m-a1 vmi-a1)"
 await vmi-a2 '.allowed == true' "vmi-a2 is admissible with 1 outbound from node-a"
 expect_ok k create -f "$(vmim_file m-a2 vmi-a2)"
-LIMIT_MSG="node node-a has 2/2 outbound migrations in flight (parallelOutboundMigrationsPerNode=2); retry when one finishes"
+LIMIT_MSG="node node-a has 2/2 outbound migrations in flight (parallelOutboundMigrationsPerNode=2); held by default/m-a1, default/m-a2; retry when one finishes"
 await vmi-a3 '.status.code == 429 and ([.status.details.causes[].reason] == ["NodeLimitReached"])' \
   "node-a has 2/2 outbound"
 # kubectl retries a 429 with Retry-After about 10 times before printing the refusal; a

@@ -317,8 +317,10 @@ expect_eq "$(jq -r '[.reason, (.code|tostring), (.details.retryAfterSeconds > 0 
   "TooManyRequests 429 true" "reason TooManyRequests with details.retryAfterSeconds"
 expect_eq "$(jq -r "$API_CAUSES" <<<"$STATUS")" "ClusterLimitReached" "the cause is ClusterLimitReached"
 MSG=$(jq -r .message <<<"$STATUS")
-expect_contains "$MSG" "cluster has 5/5 migrations in flight (parallelMigrationsPerCluster=5); retry when one finishes" \
+expect_contains "$MSG" "cluster has 5/5 migrations in flight (parallelMigrationsPerCluster=5); held by " \
   "the message names the limit, its value and the count"
+expect_match "$MSG" 'held by ([a-z0-9-]+/[a-z0-9.-]+, ){4}[a-z0-9-]+/[a-z0-9.-]+; retry when one finishes' \
+  "the message names the 5 migrations holding the slots (namespace/name)"
 RETRY=$(jq -r .details.retryAfterSeconds <<<"$STATUS")
 # kubectl (client-go) retries a 429 that carries Retry-After up to 10 times, waiting the
 # advertised seconds each time, before it prints the refusal.

@@ -212,8 +212,18 @@ TEST_CASE("CREATE decisions: one case per rule") {
        false,
        429,
        {"ClusterLimitReached"},
-       "cluster has 5/5 migrations in flight (parallelMigrationsPerCluster=5); retry when one "
-       "finishes"},
+       "cluster has 5/5 migrations in flight (parallelMigrationsPerCluster=5); held by "
+       "other/mig-node09-vmi-0, other/mig-node09-vmi-1, other/mig-node09-vmi-2, "
+       "other/mig-node09-vmi-3, other/mig-node09-vmi-4; retry when one finishes"},
+      {"a full cluster names at most 10 holders",
+       [](World& w) {
+         w.config.migrations.parallel_migrations_per_cluster = 12;
+         w.AddInFlight(12, "node09");
+       },
+       false,
+       429,
+       {"ClusterLimitReached"},
+       "other/mig-node09-vmi-9 and 2 more; retry when one finishes"},
       {"cluster at 4 of 5 admits", [](World& w) { w.AddInFlight(4, "node09"); }, true, 200, {}, ""},
       {"cluster limit from the config",
        [](World& w) {
@@ -230,8 +240,17 @@ TEST_CASE("CREATE decisions: one case per rule") {
        429,
        {"NodeLimitReached"},
        "node node01 has 2/2 outbound migrations in flight (parallelOutboundMigrationsPerNode=2); "
-       "retry when one "
-       "finishes"},
+       "held by other/mig-node01-vmi-0, other/mig-node01-vmi-1; retry when one finishes"},
+      {"the node limit names only that node's holders",
+       [](World& w) {
+         w.AddInFlight(1, "node02");
+         w.AddInFlight(2, "node01");
+       },
+       false,
+       429,
+       {"NodeLimitReached"},
+       "(parallelOutboundMigrationsPerNode=2); held by other/mig-node01-vmi-1, "
+       "other/mig-node01-vmi-2; retry"},
       {"another node's outbound migrations do not count",
        [](World& w) { w.AddInFlight(2, "node02"); },
        true,
