@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -64,7 +65,6 @@ AdmissionDecision Finish(std::vector<Cause> causes, std::vector<std::string> war
       {400, "BadRequest"}, {422, "Invalid"}, {403, "Forbidden"}, {429, "TooManyRequests"}};
   d.code = kByRank[rank].code;
   d.status_reason = kByRank[rank].reason;
-  if (d.code == 429) d.retry_after_seconds = kLimitRetryAfterSeconds;
   return d;
 }
 
@@ -74,9 +74,11 @@ std::string GiB(int64_t bytes) {
   return buf;
 }
 
-// "held by ns/a, ns/b", at most 10 named: the user sees which migrations to
-// wait for (or cancel).
-std::string HeldBy(const std::vector<std::string>& holders) {
+// "held by ns/a, ns/b", sorted (the cache's order is not stable, the message
+// should be), at most 10 named: the user sees which migrations to wait for
+// (or cancel).
+std::string HeldBy(std::vector<std::string> holders) {
+  std::sort(holders.begin(), holders.end());
   constexpr size_t kMaxNamed = 10;
   std::string out;
   for (size_t i = 0; i < holders.size() && i < kMaxNamed; ++i) {

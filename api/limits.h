@@ -38,7 +38,8 @@ InFlightCounts CountInFlight(const std::vector<const VMIM*>& vmims, const VMILoo
                              std::string_view exclude_uid = "", std::string_view exclude_key = "");
 
 // "ns/name" of the in-flight VMIMs holding a slot: every one when `node` is
-// empty (the cluster limit), else those outbound from `node`; input order,
+// empty (the cluster limit), else those outbound from `node`; input order
+// (the caller sorts for messages),
 // the same exclusions as CountInFlight. For denial messages only: it builds a
 // string per holder, so call it once a limit is known to be reached.
 std::vector<std::string> InFlightHolders(const std::vector<const VMIM*>& vmims,
