@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/admission.h"
 #include "api/names.h"
 #include "api/types.h"
 #include "base/clock.h"
@@ -155,6 +156,30 @@ std::string TableCell(std::string s) {
   return s;
 }
 
+// Whether a refused create was refused for a limit only: HTTP 429, or a
+// cause (status.details.causes[].reason) naming a migration limit. The
+// webhook's limit denial carries no Retry-After (so that kubectl shows it at
+// once); --retry-on-limit knows it by these.
+bool IsLimitDenial(const base::Status& s) {
+  if (s.http_code() == 429) return true;
+  if (s.details_json().empty()) return false;
+  rapidjson::Document d;
+  d.Parse(s.details_json().data(), s.details_json().size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("causes") || !d["causes"].IsArray()) {
+    return false;
+  }
+  bool limit = false;
+  for (const auto& c : d["causes"].GetArray()) {
+    if (!c.IsObject() || !c.HasMember("reason") || !c["reason"].IsString()) return false;
+    std::string_view reason(c["reason"].GetString(), c["reason"].GetStringLength());
+    if (reason != api::kCauseClusterLimitReached && reason != api::kCauseNodeLimitReached) {
+      return false;
+    }
+    limit = true;
+  }
+  return limit;
+}
+
 std::string PrettyJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
@@ -285,7 +310,7 @@ class App {
     seconds backoff{1};
     while (true) {
       auto created = create_client_->Create(kVMIMRef, ns_, body, co);
-      if (created.ok() || !o_.retry_on_limit || created.status().http_code() != 429) {
+      if (created.ok() || !o_.retry_on_limit || !IsLimitDenial(created.status())) {
         *exit_code = created.ok() ? kExitOk : kExitFailed;
         return created;
       }

@@ -31,9 +31,11 @@ std::string Created() {
              "spec":{"vmiName":"vmi-a"}})";
 }
 
+// The webhook's limit denial as kube-apiserver returns it: no retryAfterSeconds
+// (so no Retry-After, which kubectl would retry silently), the cause names the limit.
 std::string TooMany() {
   return R"({"kind":"Status","apiVersion":"v1","status":"Failure","code":429,
-             "reason":"TooManyRequests","details":{"retryAfterSeconds":1},
+             "reason":"TooManyRequests","details":{"causes":[{"reason":"ClusterLimitReached"}]},
              "message":"admission webhook \"vmim.example\" denied the request: cluster has 5/5 migrations in flight"})";
 }
 
@@ -143,7 +145,8 @@ TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin
   CHECK(fake.posts == 1);  // the transport did not retry behind the user's back
 }
 
-TEST_CASE("plugin --retry-on-limit waits the server's Retry-After, says so, and creates", "[plugin]") {
+TEST_CASE("plugin --retry-on-limit knows the limit denial without Retry-After, says so, and creates",
+          "[plugin]") {
   Fake fake;
   fake.refuse_first = 1;
   Result r = fake.Run({"vmi-a", "--retry-on-limit", "-o", "name"});
