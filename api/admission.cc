@@ -2,11 +2,13 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
 #include "api/json.h"
 #include "api/json_util.h"
+#include "api/names.h"
 #include "api/timeouts.h"
 
 namespace api {
@@ -16,41 +18,6 @@ using json_internal::Join;
 using json_internal::Member;
 using json_internal::TypeName;
 using rapidjson::Value;
-
-// ---------------------------------------------------------------- names
-
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// RFC 1123 subdomain, as Kubernetes requires of object names.
-bool IsDNSSubdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-' && c != '.') return false;
-  }
-  return true;
-}
-
-// The name part of a label key, and a label value when non-empty.
-bool IsLabelToken(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') return false;
-  }
-  return true;
-}
-
-bool IsLabelKey(std::string_view key) {
-  size_t slash = key.find('/');
-  if (slash == std::string_view::npos) return IsLabelToken(key);
-  return IsDNSSubdomain(key.substr(0, slash)) && IsLabelToken(key.substr(slash + 1));
-}
-
-bool IsLabelValue(std::string_view v) { return v.empty() || IsLabelToken(v); }
 
 // A short, quoted, single-line rendering of untrusted text for messages.
 std::string Quote(std::string_view s) {
@@ -98,7 +65,6 @@ AdmissionDecision Finish(std::vector<Cause> causes, std::vector<std::string> war
       {400, "BadRequest"}, {422, "Invalid"}, {403, "Forbidden"}, {429, "TooManyRequests"}};
   d.code = kByRank[rank].code;
   d.status_reason = kByRank[rank].reason;
-  if (d.code == 429) d.retry_after_seconds = kLimitRetryAfterSeconds;
   return d;
 }
 
@@ -106,6 +72,22 @@ std::string GiB(int64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(bytes) / static_cast<double>(kGiB));
   return buf;
+}
+
+// "held by ns/a, ns/b", sorted (the cache's order is not stable, the message
+// should be), at most 10 named: the user sees which migrations to wait for
+// (or cancel).
+std::string HeldBy(std::vector<std::string> holders) {
+  std::sort(holders.begin(), holders.end());
+  constexpr size_t kMaxNamed = 10;
+  std::string out;
+  for (size_t i = 0; i < holders.size() && i < kMaxNamed; ++i) {
+    out += (i == 0 ? "held by " : ", ") + holders[i];
+  }
+  if (holders.size() > kMaxNamed) {
+    out += " and " + std::to_string(holders.size() - kMaxNamed) + " more";
+  }
+  return out.empty() ? out : out + "; ";
 }
 
 std::string PhaseText(std::string_view phase) {
@@ -117,7 +99,7 @@ void CheckCreateSpec(const VMIM& m, std::vector<Cause>& causes) {
   if (name.empty()) {
     causes.push_back(
         {std::string(kCauseInvalidSpec), "spec.vmiName: must not be empty", "spec.vmiName"});
-  } else if (!IsDNSSubdomain(name)) {
+  } else if (!IsDns1123Subdomain(name)) {
     causes.push_back(
         {std::string(kCauseInvalidSpec),
          "spec.vmiName: " + Quote(name) +
@@ -126,7 +108,7 @@ void CheckCreateSpec(const VMIM& m, std::vector<Cause>& causes) {
   }
   for (const auto& [k, v] : m.spec.added_node_selector) {
     const std::string field = "spec.addedNodeSelector[" + k + "]";
-    if (!IsLabelKey(k)) {
+    if (!IsQualifiedName(k)) {
       causes.push_back({std::string(kCauseInvalidSpec),
                         "spec.addedNodeSelector: " + Quote(k) + " is not a valid label key",
                         field});
@@ -207,7 +189,7 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
 
   const VMI* vmi = nullptr;
   const std::string vmi_key = ns + "/" + m.spec.vmi_name;
-  const bool name_ok = IsDNSSubdomain(m.spec.vmi_name);
+  const bool name_ok = IsDns1123Subdomain(m.spec.vmi_name);
   if (name_ok) {
     vmi = in.vmi;
     if (vmi == nullptr && in.vmi_lookup) vmi = in.vmi_lookup(ns, m.spec.vmi_name);
@@ -255,8 +237,10 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
     const std::string limit = std::to_string(cfg.parallel_migrations_per_cluster);
     causes.push_back({std::string(kCauseClusterLimitReached),
                       "cluster has " + std::to_string(counts.cluster) + "/" + limit +
-                          " migrations in flight (parallelMigrationsPerCluster=" + limit +
-                          "); retry when one finishes",
+                          " migrations in flight (parallelMigrationsPerCluster=" + limit + "); " +
+                          HeldBy(InFlightHolders(in.vmims, in.vmi_lookup, "", m.meta.uid,
+                                                 self_key)) +
+                          "retry when one finishes",
                       ""});
   }
   if (vmi != nullptr && !vmi->status.node_name.empty()) {
@@ -267,7 +251,10 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
       causes.push_back({std::string(kCauseNodeLimitReached),
                         "node " + node + " has " + std::to_string(outbound) + "/" + limit +
                             " outbound migrations in flight (parallelOutboundMigrationsPerNode=" +
-                            limit + "); retry when one finishes",
+                            limit + "); " +
+                            HeldBy(InFlightHolders(in.vmims, in.vmi_lookup, node, m.meta.uid,
+                                                   self_key)) +
+                            "retry when one finishes",
                         ""});
     }
   }

@@ -11,9 +11,8 @@
 //   403 Forbidden        policy refusals (FeatureGateDisabled, VMINotFound, VMIUnreadable,
 //                        VMINotRunning, VMIFinal, NotLiveMigratable,
 //                        MigrationInFlight)
-//   429 TooManyRequests  limits only (ClusterLimitReached, NodeLimitReached);
-//                        retry_after_seconds is set only with 429, because
-//                        retrying cannot help while another cause stands.
+//   429 TooManyRequests  limits only (ClusterLimitReached, NodeLimitReached):
+//                        the same request passes once a migration finishes.
 // Causes are listed in rule order regardless of the chosen code.
 //
 // Thread safety: pure functions; the lookups are called on the caller's thread.
@@ -48,12 +47,12 @@ inline constexpr std::string_view kCauseNodeLimitReached = "NodeLimitReached";
 inline constexpr std::string_view kCauseSpecImmutable = "SpecImmutable";
 inline constexpr std::string_view kCauseSelectorLabelImmutable = "SelectorLabelImmutable";
 
-// Seconds a client should wait before retrying a request refused by a limit.
-// kube-apiserver sends it as Retry-After, and kubectl (client-go) silently
-// retries such a 429 up to 10 times: 1 s keeps a refused `kubectl create`
-// waiting about 10 s (and admits it if a slot frees meanwhile) instead of
-// the 100 s a 10 s value would cost.
-inline constexpr int kLimitRetryAfterSeconds = 1;
+// A limit denial (429) carries no retry advice (no details.retryAfterSeconds,
+// so kube-apiserver sends no Retry-After): kubectl (client-go) silently
+// retries a 429 with Retry-After up to 10 times, which kept a person waiting
+// about 10 s before seeing the refusal. Clients that want to wait for a slot
+// (`kubectl migrate --retry-on-limit`) recognise the denial by its causes'
+// reasons (kCauseClusterLimitReached, kCauseNodeLimitReached) and retry.
 
 struct Cause {
   std::string reason;   // one of kCause*
@@ -73,7 +72,6 @@ struct AdmissionDecision {
   // timeout, block-migration size, missing LiveMigratable condition; KubeVirt
   // validation warnings. Empty on denial, where it would only add noise.
   std::vector<std::string> warnings;
-  int retry_after_seconds = 0;  // > 0 only with code 429
 
   bool HasCause(std::string_view reason) const;
 };

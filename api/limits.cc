@@ -40,6 +40,22 @@ InFlightCounts CountInFlight(const std::vector<const VMIM*>& vmims, const VMILoo
   return counts;
 }
 
+std::vector<std::string> InFlightHolders(const std::vector<const VMIM*>& vmims,
+                                         const VMILookup& vmis, std::string_view node,
+                                         std::string_view exclude_uid,
+                                         std::string_view exclude_key) {
+  std::vector<std::string> out;
+  for (const VMIM* m : vmims) {
+    if (m == nullptr || !IsInFlight(*m) || Excluded(*m, exclude_uid, exclude_key)) continue;
+    if (!node.empty()) {
+      const VMI* vmi = vmis ? vmis(m->meta.namespace_, m->spec.vmi_name) : nullptr;
+      if (vmi == nullptr || vmi->status.node_name != node) continue;
+    }
+    out.push_back(m->meta.namespace_ + "/" + m->meta.name);
+  }
+  return out;
+}
+
 std::vector<const VMIM*> InFlightForVMI(const std::vector<const VMIM*>& vmims, std::string_view ns,
                                         std::string_view vmi_name, std::string_view exclude_uid,
                                         std::string_view exclude_key) {

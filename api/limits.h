@@ -37,6 +37,16 @@ bool IsInFlight(const VMIM& vmim);
 InFlightCounts CountInFlight(const std::vector<const VMIM*>& vmims, const VMILookup& vmis,
                              std::string_view exclude_uid = "", std::string_view exclude_key = "");
 
+// "ns/name" of the in-flight VMIMs holding a slot: every one when `node` is
+// empty (the cluster limit), else those outbound from `node`; input order
+// (the caller sorts for messages),
+// the same exclusions as CountInFlight. For denial messages only: it builds a
+// string per holder, so call it once a limit is known to be reached.
+std::vector<std::string> InFlightHolders(const std::vector<const VMIM*>& vmims,
+                                         const VMILookup& vmis, std::string_view node,
+                                         std::string_view exclude_uid = "",
+                                         std::string_view exclude_key = "");
+
 // The in-flight VMIMs for VMI `ns/vmi_name`, in input order, skipping the one
 // whose uid is `exclude_uid` or whose "ns/name" is `exclude_key` (when non-empty).
 std::vector<const VMIM*> InFlightForVMI(const std::vector<const VMIM*>& vmims, std::string_view ns,

@@ -12,6 +12,8 @@
 #include <optional>
 #include <thread>
 
+#include "api/admission.h"
+#include "api/names.h"
 #include "api/types.h"
 #include "base/clock.h"
 #include "base/flags.h"
@@ -141,6 +143,43 @@ std::string Str(const kube::Object& o, std::string_view path) {
   return kube::StringField(o, path).value_or("");
 }
 
+// One cell of `list`: ASCII without spaces, so that `awk` and `cut` split the
+// columns; "<none>" for an empty value, as kubectl prints one. Whatever a
+// stored value holds that does not fit (a space, a control or non-ASCII
+// byte) becomes '_'.
+std::string TableCell(std::string s) {
+  if (s.empty()) return "<none>";
+  for (char& c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= ' ' || u >= 0x7f) c = '_';
+  }
+  return s;
+}
+
+// Whether a refused create was refused for a limit only: HTTP 429, or a
+// cause (status.details.causes[].reason) naming a migration limit. The
+// webhook's limit denial carries no Retry-After (so that kubectl shows it at
+// once); --retry-on-limit knows it by these.
+bool IsLimitDenial(const base::Status& s) {
+  if (s.http_code() == 429) return true;
+  if (s.details_json().empty()) return false;
+  rapidjson::Document d;
+  d.Parse(s.details_json().data(), s.details_json().size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("causes") || !d["causes"].IsArray()) {
+    return false;
+  }
+  bool limit = false;
+  for (const auto& c : d["causes"].GetArray()) {
+    if (!c.IsObject() || !c.HasMember("reason") || !c["reason"].IsString()) return false;
+    std::string_view reason(c["reason"].GetString(), c["reason"].GetStringLength());
+    if (reason != api::kCauseClusterLimitReached && reason != api::kCauseNodeLimitReached) {
+      return false;
+    }
+    limit = true;
+  }
+  return limit;
+}
+
 std::string PrettyJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
@@ -227,12 +266,18 @@ class App {
     w.String((o_.vmi + "-migration-").c_str());
     w.Key("namespace");
     w.String(ns_.c_str());
-    w.Key("labels");
-    w.StartObject();
-    // The label `cancel` and `status` select on.
-    w.Key(api::kLabelVMIName.data(), static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
-    w.String(o_.vmi.c_str());
-    w.EndObject();
+    // The label KubeVirt's tools select on. A VMI name is a DNS-1123
+    // subdomain (up to 253 characters), a label value at most 63: a longer
+    // name gets no label. `cancel` and `status` find migrations by
+    // spec.vmiName, so nothing here depends on it.
+    if (api::IsLabelValue(o_.vmi)) {
+      w.Key("labels");
+      w.StartObject();
+      w.Key(api::kLabelVMIName.data(),
+            static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
+      w.String(o_.vmi.c_str());
+      w.EndObject();
+    }
     w.EndObject();
     w.Key("spec");
     w.StartObject();
@@ -265,7 +310,7 @@ class App {
     seconds backoff{1};
     while (true) {
       auto created = create_client_->Create(kVMIMRef, ns_, body, co);
-      if (created.ok() || !o_.retry_on_limit || created.status().http_code() != 429) {
+      if (created.ok() || !o_.retry_on_limit || !IsLimitDenial(created.status())) {
         *exit_code = created.ok() ? kExitOk : kExitFailed;
         return created;
       }
@@ -318,7 +363,24 @@ class App {
     io_.out.flush();
   }
 
+  // A VMI name that looks like a mistyped subcommand ("lsit") is taken for a
+  // VMI only when such a VMI exists: one GET, only for such names.
+  // kExitUsage with a suggestion when it does not; kExitOk otherwise.
+  int CheckNotMistypedCommand() {
+    const std::string suggestion = SuggestCommand(o_.vmi);
+    if (suggestion.empty()) return kExitOk;
+    auto vmi = create_client_->Get(kVMIRef, ns_, o_.vmi);
+    if (vmi.ok() || vmi.status().code() != base::Code::kNotFound) return kExitOk;
+    io_.err << "error: unknown command " << Quoted(o_.vmi) << " for \"kubectl migrate\", and no VMI "
+            << Quoted(o_.vmi) << " in namespace " << Quoted(ns_) << "\n\nDid you mean this?\n\t"
+            << suggestion << "\n\nSee 'kubectl migrate --help' for usage.\n";
+    return kExitUsage;
+  }
+
   int Migrate() {
+    if (o_.dry_run != DryRun::kClient) {
+      if (int code = CheckNotMistypedCommand(); code != kExitOk) return code;
+    }
     kube::Object created;
     if (o_.dry_run == DryRun::kClient) {
       auto obj = kube::ParseObject(Body());
@@ -378,7 +440,7 @@ class App {
     auto last_plain = start;
     bool line_drawn = false;
     auto clear_line = [&] {
-      if (line_drawn) io_.out << "\r\x1b[K";
+      if (line_drawn) io_.err << "\r\x1b[K";
       line_drawn = false;
     };
 
@@ -396,7 +458,7 @@ class App {
       meter.Update(ProgressFromJson(v.progress));
       auto now = Clock::now();
       auto elapsed = std::chrono::duration_cast<seconds>(now - start);
-      std::string phase(api::PhaseName(v.phase));
+      std::string phase = ShownPhase(v);
 
       if (interrupted) {
         clear_line();
@@ -406,25 +468,25 @@ class App {
       }
       if (auto outcome = FinalOutcome(v, deleted, vmim.name, elapsed)) {
         clear_line();
-        io_.out << outcome->line << "\n";
+        io_.err << outcome->line << "\n";
         return outcome->exit_code;
       }
       if (now >= deadline) {
         clear_line();
         io_.err << "error: timed out after " << FormatDuration(elapsed) << " waiting for "
                 << kVMIMResource << "/" << vmim.name << " (phase "
-                << ShownPhase(v.phase) << "); it goes on: to stop it, run "
+                << ShownPhase(v) << "); it goes on: to stop it, run "
                 << "kubectl migrate cancel " << o_.vmi << " -n " << ns_ << "\n";
         return kExitTimedOut;
       }
-      if (io_.out_is_terminal) {
-        io_.out << "\r" << FormatProgressLine(phase, meter, elapsed, io_.terminal_width())
+      if (io_.err_is_terminal) {
+        io_.err << "\r" << FormatProgressLine(phase, meter, elapsed, io_.terminal_width())
                 << "\x1b[K";
-        io_.out.flush();
+        io_.err.flush();
         line_drawn = true;
       } else if (phase != last_phase || now - last_plain >= kPlainInterval) {
-        io_.out << FormatProgressLine(phase, meter, elapsed, 0) << "\n";
-        io_.out.flush();
+        io_.err << FormatProgressLine(phase, meter, elapsed, 0) << "\n";
+        io_.err.flush();
         last_phase = phase;
         last_plain = now;
       }
@@ -448,12 +510,17 @@ class App {
     return kExitInterrupted;
   }
 
+  // The VMI's migrations: every VMIM of the namespace whose spec.vmiName is
+  // the VMI. Not by the kubevirt.io/vmi-name label: a VMIM written by hand
+  // and created with `kubectl apply` has none, yet it is the VMI's migration
+  // (the webhook refuses a second one because of it).
   base::StatusOr<std::vector<kube::Object>> MigrationsOfVMI() {
-    kube::ListOptions lo;
-    lo.label_selector = std::string(api::kLabelVMIName) + "=" + o_.vmi;
-    auto list = client_->List(kVMIMRef, ns_, lo);
+    auto list = client_->List(kVMIMRef, ns_);
     if (!list.ok()) return list.status();
-    auto items = std::move(list->items);
+    std::vector<kube::Object> items;
+    for (auto& o : list->items) {
+      if (Str(o, "spec.vmiName") == o_.vmi) items.push_back(std::move(o));
+    }
     // Newest first.
     std::sort(items.begin(), items.end(), [](const kube::Object& a, const kube::Object& b) {
       std::string ta = kube::StringField(a, "metadata.creationTimestamp").value_or("");
@@ -481,12 +548,17 @@ class App {
     }
     io_.out.flush();
     if (!o_.wait) return kExitOk;
-    return WaitForAbort(live.front().uid);
+    return WaitForAbort(live.front());
   }
 
-  int WaitForAbort(const std::string& migration_uid) {
+  // Follows the VMI and the deleted VMIM until the abort ends (AbortOutcome):
+  // the VMI's abortStatus, or the VMIM gone. A VMIM deleted before its
+  // migration started only loses its finalizer and disappears, and the VMI
+  // never gets an abort status, so the VMIM's disappearance must end the wait.
+  int WaitForAbort(const kube::Object& vmim) {
     WaitingScope waiting(intr_);
     std::optional<kube::Object> vmi;
+    bool vmim_gone = false;
     bool changed = false;
     ObjectWatch watch(client_.get(), kVMIRef, ns_, o_.vmi, "",
                       [&](kube::WatchEvent::Type t, const kube::Object& o) {
@@ -495,19 +567,44 @@ class App {
                         changed = true;
                         intr_.cv.notify_all();
                       });
+    // From the resourceVersion the VMIM was listed at, so that a removal
+    // between the delete and the start of the watch is still seen.
+    ObjectWatch vmim_watch(client_.get(), kVMIMRef, ns_, vmim.name, vmim.resource_version,
+                           [&](kube::WatchEvent::Type t, const kube::Object& o) {
+                             if (o.uid != vmim.uid) return;
+                             std::lock_guard<std::mutex> l(intr_.mu);
+                             if (t == kube::WatchEvent::Type::kDeleted) vmim_gone = true;
+                             changed = true;
+                             intr_.cv.notify_all();
+                           });
     const auto start = Clock::now();
     const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
+    bool reread = false;
     std::unique_lock<std::mutex> l(intr_.mu);
     while (true) {
       intr_.cv.wait_until(l, deadline, [&] { return changed || intr_.interrupted_; });
       changed = false;
+      if (vmim_gone && !reread) {
+        // The two watches are separate streams: the VMIM's removal may come
+        // before the VMI's last change. The engine writes the VMI before it
+        // drops its finalizer, so one read now sees the VMI as it was left.
+        reread = true;
+        l.unlock();
+        auto got = client_->Get(kVMIRef, ns_, o_.vmi);
+        l.lock();
+        if (got.ok()) {
+          vmi = *got;
+        } else if (got.status().code() == base::Code::kNotFound) {
+          vmi.reset();
+        }
+      }
       if (intr_.interrupted_) {
         io_.err << "Interrupted; the abort goes on. See: kubectl migrate status " << o_.vmi
                 << " -n " << ns_ << "\n";
         return kExitInterrupted;
       }
-      if (auto outcome = AbortOutcome(vmi, migration_uid)) {
-        io_.out << outcome->line << "\n";
+      if (auto outcome = AbortOutcome(vmi, vmim.uid, vmim_gone)) {
+        io_.err << outcome->line << "\n";
         return outcome->exit_code;
       }
       if (Clock::now() >= deadline) {
@@ -521,31 +618,47 @@ class App {
   int StatusCmd() {
     auto items = MigrationsOfVMI();
     if (!items.ok()) return Fail(items.status());
-    if (items->empty()) {
+    std::optional<kube::Object> vmi;
+    auto got = client_->Get(kVMIRef, ns_, o_.vmi);
+    if (got.ok()) {
+      vmi = *got;
+    } else if (got.status().code() != base::Code::kNotFound) {
+      return Fail(got.status());
+    }
+    // A cancelled (deleted) or collected VMIM is gone, but the VMI keeps the
+    // state of its last migration: show that rather than an older VMIM.
+    std::optional<View> vmi_only = VMIOnlyView(vmi, *items);
+    const kube::Object* pick = vmi_only ? nullptr : CurrentMigration(*items);
+    if (pick == nullptr && !vmi_only) {
       io_.err << "error: no migration found for VMI " << Quoted(o_.vmi) << "\n";
       return kExitFailed;
     }
-    const kube::Object* pick = CurrentMigration(*items);
-    std::optional<kube::Object> vmi;
-    auto got = client_->Get(kVMIRef, ns_, o_.vmi);
-    if (got.ok()) vmi = *got;
-    View v = ViewOf(*pick, vmi);
+    View v = vmi_only ? *vmi_only : ViewOf(*pick, vmi);
     ProgressMeter meter = MeterOf(v);
     auto row = [&](const char* k, const std::string& val) {
       if (!val.empty()) io_.out << k << val << "\n";
     };
-    std::string phase(api::PhaseName(v.phase));
-    row("Migration:       ", pick->name);
-    row("Namespace:       ", pick->namespace_);
+    std::string phase = ShownPhase(v);
+    if (pick != nullptr) {
+      row("Migration:       ", pick->name);
+      row("Namespace:       ", pick->namespace_);
+    } else {
+      row("Migration:       ", "<deleted> (uid " +
+                                   (v.state->migration_uid.empty() ? std::string("unknown")
+                                                                   : v.state->migration_uid) +
+                                   "; from the VMI's status.migrationState)");
+      row("Namespace:       ", ns_);
+    }
     row("VMI:             ", o_.vmi);
-    row("Phase:           ", ShownPhase(v.phase));
+    row("Phase:           ", ShownPhase(v));
     row("Source node:     ", v.state ? v.state->source_node : "");
     row("Target node:     ", v.state ? v.state->target_node : "");
-    row("Created:         ", Str(*pick, "metadata.creationTimestamp"));
+    if (pick != nullptr) row("Created:         ", Str(*pick, "metadata.creationTimestamp"));
     row("Started:         ", v.state ? v.state->start_timestamp.value_or("") : "");
     row("Ended:           ", v.state ? v.state->end_timestamp.value_or("") : "");
     if (auto d = StateDuration(v.state)) row("Duration:        ", FormatDuration(*d));
     row("Mode:            ", v.state ? v.state->mode : "");
+    row("Abort requested: ", v.state && v.state->abort_requested ? "true" : "");
     row("Abort status:    ", v.state ? v.state->abort_status : "");
     row("Failure reason:  ",
         v.state && !v.state->failure_reason.empty() ? v.state->failure_reason : v.failure_message);
@@ -555,10 +668,38 @@ class App {
     return kExitOk;
   }
 
+  // `kubectl get -o json` of the VMIMs: a v1 List of the stored objects.
+  void PrintList(const std::vector<kube::Object>& items) {
+    rapidjson::Document list(rapidjson::kObjectType);
+    auto& a = list.GetAllocator();
+    list.AddMember("apiVersion", "v1", a);
+    rapidjson::Value arr(rapidjson::kArrayType);
+    for (const auto& o : items) {
+      if (o.doc) arr.PushBack(rapidjson::Value(*o.doc, a), a);
+    }
+    list.AddMember("items", arr, a);
+    list.AddMember("kind", "List", a);
+    rapidjson::Value meta(rapidjson::kObjectType);
+    meta.AddMember("resourceVersion", "", a);
+    list.AddMember("metadata", meta, a);
+    io_.out << (o_.output == OutputFormat::kYaml ? ToYaml(list) : PrettyJson(list));
+  }
+
   int List() {
     auto list = client_->List(kVMIMRef, o_.all_namespaces ? "" : ns_);
     if (!list.ok()) return Fail(list.status());
     auto items = std::move(list->items);
+    std::sort(items.begin(), items.end(), [](const kube::Object& a, const kube::Object& b) {
+      return a.namespace_ != b.namespace_ ? a.namespace_ < b.namespace_ : a.name < b.name;
+    });
+    if (o_.output == OutputFormat::kJson || o_.output == OutputFormat::kYaml) {
+      PrintList(items);
+      return kExitOk;
+    }
+    if (o_.output == OutputFormat::kName) {
+      for (const auto& o : items) io_.out << kVMIMResource << "/" << o.name << "\n";
+      return kExitOk;
+    }
     if (items.empty()) {
       if (o_.all_namespaces) {
         io_.err << "No resources found\n";
@@ -574,13 +715,10 @@ class App {
     if (vmi_list.ok()) {
       for (auto& v : vmi_list->items) vmis.emplace(v.Key(), std::move(v));
     }
-    std::sort(items.begin(), items.end(), [](const kube::Object& a, const kube::Object& b) {
-      return a.namespace_ != b.namespace_ ? a.namespace_ < b.namespace_ : a.name < b.name;
-    });
     std::vector<std::vector<std::string>> rows;
     std::vector<std::string> header;
     if (o_.all_namespaces) header.push_back("NAMESPACE");
-    for (const char* h : {"NAME", "VMI", "PHASE", "SOURCE→TARGET", "PROGRESS", "AGE"}) {
+    for (const char* h : {"NAME", "VMI", "PHASE", "SOURCE", "TARGET", "PROGRESS", "AGE"}) {
       header.push_back(h);
     }
     rows.push_back(header);
@@ -595,25 +733,25 @@ class App {
       if (o_.all_namespaces) r.push_back(o.namespace_);
       r.push_back(o.name);
       r.push_back(Str(o, "spec.vmiName"));
-      r.push_back(ShownPhase(v.phase));
-      bool nodes = v.state && (!v.state->source_node.empty() || !v.state->target_node.empty());
-      r.push_back(nodes ? Nodes(v.state) : "<none>");
-      r.push_back(meter.percent() ? std::to_string(*meter.percent()) + "%" : "-");
+      r.push_back(ShownPhase(v));
+      r.push_back(v.state ? v.state->source_node : "");
+      r.push_back(v.state ? v.state->target_node : "");
+      r.push_back(meter.percent() ? std::to_string(*meter.percent()) + "%" : "");
       auto created = base::ParseRfc3339(Str(o, "metadata.creationTimestamp"));
       r.push_back(created ? FormatAge(std::chrono::duration_cast<seconds>(now - *created))
                           : "<unknown>");
+      for (auto& cell : r) cell = TableCell(cell);
       rows.push_back(r);
     }
-    std::vector<int> widths(header.size(), 0);
+    std::vector<size_t> widths(header.size(), 0);
     for (const auto& r : rows) {
-      for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(r[i]));
+      for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
     }
     for (const auto& r : rows) {
       std::string line;
       for (size_t i = 0; i < r.size(); ++i) {
         line += r[i];
-        if (i + 1 < r.size())
-          line += std::string(static_cast<size_t>(widths[i] - DisplayWidth(r[i]) + 3), ' ');
+        if (i + 1 < r.size()) line += std::string(widths[i] - r[i].size() + 3, ' ');
       }
       io_.out << line << "\n";
     }
@@ -770,7 +908,7 @@ int RunPlugin(const std::vector<std::string>& args, const Io& io, Interrupter& i
     return kExitUsage;
   }
   if (options->command == Command::kHelp) {
-    io.out << HelpText();
+    io.out << HelpText(options->help_for);
     return kExitOk;
   }
   if (options->command == Command::kCompletion) {

@@ -20,13 +20,16 @@ namespace plugin {
 
 inline constexpr const char* kVersion = "v0.1.0";
 
-// Where the plugin writes and what it knows about the terminal.
+// Where the plugin writes and what it knows about the terminal. `out` carries
+// only the requested output (what was created or deleted, -o json|yaml|name,
+// status, list); progress, outcome lines and failures go to `err`, so that
+// `-o json --wait` prints valid JSON.
 struct Io {
   std::ostream& out;
   std::ostream& err;
-  bool out_is_terminal = false;
-  // Columns of the terminal now (re-read on every redraw, so resizes apply);
-  // 0 when unknown.
+  bool err_is_terminal = false;
+  // Columns of the terminal `err` writes to now (re-read on every redraw, so
+  // resizes apply); 0 when unknown.
   std::function<int()> terminal_width = [] { return 0; };
 };
 

@@ -36,9 +36,9 @@ int main(int argc, char** argv) {
       }
     }).detach();
 
-    plugin::Io io{std::cout, std::cerr, isatty(STDOUT_FILENO) == 1, [] {
+    plugin::Io io{std::cout, std::cerr, isatty(STDERR_FILENO) == 1, [] {
                     struct winsize ws {};
-                    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+                    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0)
                       return static_cast<int>(ws.ws_col);
                     return 0;
                   }};

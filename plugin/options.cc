@@ -4,34 +4,55 @@
 #include <cctype>
 #include <cmath>
 
+#include "api/names.h"
 #include "base/flags.h"
 
 namespace plugin {
 namespace {
 
-bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+constexpr const char* kSubcommands[] = {"cancel", "status", "list", "version", "completion", "help"};
+
+std::optional<Command> SubcommandOf(std::string_view word) {
+  if (word == "cancel") return Command::kCancel;
+  if (word == "status") return Command::kStatus;
+  if (word == "list") return Command::kList;
+  if (word == "version") return Command::kVersion;
+  if (word == "completion") return Command::kCompletion;
+  if (word == "help") return Command::kHelp;
+  return std::nullopt;
+}
+
+// Optimal string alignment distance (Levenshtein plus swaps of neighbours).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
 
 }  // namespace
 
-bool IsDns1123Label(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnumLower(s.front()) || !IsAlnumLower(s.back())) return false;
-  for (char c : s) {
-    if (!IsAlnumLower(c) && c != '-') return false;
+std::string SuggestCommand(std::string_view word) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const char* c : kSubcommands) {
+    size_t dist = EditDistance(word, c);
+    if (dist == 0) return "";
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = c;
+    }
   }
-  return true;
-}
-
-bool IsDns1123Subdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (!IsDns1123Label(part)) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
+  return best;
 }
 
 base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
@@ -139,6 +160,10 @@ base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   // Help wins over every other problem on the line, as in kubectl.
   if (fs.help_requested()) {
     o.command = Command::kHelp;
+    if (!fs.positional().empty() && fs.positional_before_dashdash() > 0) {
+      auto sub = SubcommandOf(fs.positional()[0]);
+      if (sub && *sub != Command::kHelp) o.help_for = *sub;
+    }
     return o;
   }
   if (!parsed.ok()) return parsed;
@@ -165,7 +190,17 @@ base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       o.command = Command::kCompletion;
       first = 1;
     } else if (p == "help") {
+      // "help cancel": the subcommand's help.
       o.command = Command::kHelp;
+      if (positional.size() > 1) {
+        auto sub = SubcommandOf(positional[1]);
+        if (!sub || *sub == Command::kHelp) {
+          return base::InvalidArgument("unknown command \"" + positional[1] +
+                                       "\": the commands are cancel, status, list, version, "
+                                       "completion");
+        }
+        o.help_for = *sub;
+      }
       return o;
     }
   }
@@ -191,15 +226,16 @@ base::Status Validate(const Options& o) {
   std::vector<std::string> problems;
   bool wants_vmi = o.command == Command::kMigrate || o.command == Command::kCancel ||
                    o.command == Command::kStatus;
-  if (wants_vmi && !IsDns1123Label(o.vmi)) {
+  if (wants_vmi && !api::IsDns1123Subdomain(o.vmi)) {
     problems.push_back("invalid VMI name \"" + o.vmi +
-                       "\": must be a DNS-1123 label (at most 63 lower-case letters, digits or "
-                       "'-', starting and ending with a letter or digit)");
+                       "\": must be a DNS-1123 subdomain (at most 253 lower-case letters, digits, "
+                       "'-' or '.', each dot-separated part starting and ending with a letter or "
+                       "digit)");
   }
-  if (!o.namespace_.empty() && !IsDns1123Label(o.namespace_)) {
+  if (!o.namespace_.empty() && !api::IsDns1123Label(o.namespace_)) {
     problems.push_back("invalid namespace \"" + o.namespace_ + "\": must be a DNS-1123 label");
   }
-  if (!o.to_node.empty() && !IsDns1123Subdomain(o.to_node)) {
+  if (!o.to_node.empty() && !api::IsDns1123Subdomain(o.to_node)) {
     problems.push_back("invalid --to node name \"" + o.to_node +
                        "\": must be a DNS-1123 subdomain");
   }
@@ -213,8 +249,8 @@ base::Status Validate(const Options& o) {
     if (o.cancel_on_interrupt) {
       problems.push_back("--cancel-on-interrupt applies only to creating a migration");
     }
-    if (o.output != OutputFormat::kDefault)
-      problems.push_back("-o applies only to creating a migration");
+    if (o.output != OutputFormat::kDefault && o.command != Command::kList)
+      problems.push_back("-o applies only to creating a migration and to list");
   }
   if (o.command != Command::kMigrate && o.command != Command::kCancel && o.wait) {
     problems.push_back("--wait applies only to creating or cancelling a migration");
@@ -235,7 +271,77 @@ base::Status Validate(const Options& o) {
   return base::InvalidArgument(msg);
 }
 
-std::string HelpText() {
+std::string HelpText(Command command) {
+  static constexpr const char* kConnection = R"(
+Connection flags:
+      --kubeconfig FILE         kubeconfig file (else $KUBECONFIG, else ~/.kube/config)
+      --context NAME            kubeconfig context
+  -n, --namespace NS            namespace (default: the context's)
+      --request-timeout D       limit for each API request (0: none)
+  -h, --help                    this help
+)";
+  switch (command) {
+    case Command::kCancel:
+      return std::string(R"(Cancel the migration of a VMI in progress: delete its VMIMs that are not finished.
+
+Usage:
+  kubectl migrate cancel VMI [--wait [--timeout D]]
+
+Examples:
+  # Cancel and wait until the abort is done (or the migration turns out never to have started)
+  kubectl migrate cancel vmi-fedora --wait
+
+Flags:
+      --wait                    wait for the end of the abort (the VMI's abortStatus, or the
+                                VMIM gone for a migration that never started)
+      --timeout DURATION        stop waiting after DURATION (30s, 5m, 1h)
+)") + kConnection + R"(
+Exit codes: 0 cancelled; 1 nothing to cancel, abort failed or the migration completed first;
+3 timed out while waiting; 130 interrupted.
+)";
+    case Command::kStatus:
+      return std::string(R"(Show the migration of a VMI in progress, else its last one.
+
+Usage:
+  kubectl migrate status VMI
+
+Examples:
+  kubectl migrate status vmi-fedora -n vms
+)") + kConnection + R"(
+Exit codes: 0 shown; 1 no migration known for the VMI, or the request failed.
+)";
+    case Command::kList:
+      return std::string(R"(List migrations: one line each, ASCII, no spaces inside a column, <none> for empty cells.
+
+Usage:
+  kubectl migrate list [-A] [-o name|json|yaml]
+
+Examples:
+  kubectl migrate list -A
+  kubectl migrate list -o json | jq -r '.items[].metadata.name'
+
+Flags:
+  -A, --all-namespaces          all namespaces
+  -o, --output name|json|yaml   the VMIMs as stored, as kubectl get -o prints them
+)") + kConnection;
+    case Command::kVersion:
+      return R"(Print the version of kubectl-migrate.
+
+Usage:
+  kubectl migrate version
+)";
+    case Command::kCompletion:
+      return R"(Print a shell completion script for kubectl-migrate.
+
+Usage:
+  kubectl migrate completion bash|zsh
+
+Examples:
+  source <(kubectl migrate completion bash)
+)";
+    default:
+      break;
+  }
   return R"(Live-migrate a KubeVirt VirtualMachineInstance and follow the migration.
 
 Usage:
@@ -243,9 +349,11 @@ Usage:
                       [--dry-run=server|client] [-o name|json|yaml] [--retry-on-limit]
   kubectl migrate cancel VMI [--wait [--timeout D]]
   kubectl migrate status VMI
-  kubectl migrate list [-A]
+  kubectl migrate list [-A] [-o name|json|yaml]
   kubectl migrate version
   kubectl migrate completion bash|zsh
+
+Each command has its own help: kubectl migrate cancel --help (or kubectl migrate help cancel).
 
 Examples:
   # Migrate vmi-fedora and follow it until it ends
@@ -273,7 +381,8 @@ Flags:
       --cancel-on-interrupt     with --wait: Ctrl-C cancels the migration
       --retry-on-limit          when refused for a limit (HTTP 429), wait and try again
       --dry-run=server|client   do not store the migration
-  -o, --output name|json|yaml   output format of the created migration
+  -o, --output name|json|yaml   output format of the created migration (stdout carries only it;
+                                progress and outcome go to stderr)
   -A, --all-namespaces          list: all namespaces
       --kubeconfig FILE         kubeconfig file (else $KUBECONFIG, else ~/.kube/config)
       --context NAME            kubeconfig context

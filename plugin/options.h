@@ -30,6 +30,9 @@ enum class DryRun { kNone, kClient, kServer };
 
 struct Options {
   Command command = Command::kMigrate;
+  // kHelp: the subcommand whose help was asked for ("cancel --help",
+  // "help cancel"); kMigrate for the plugin's own help.
+  Command help_for = Command::kMigrate;
   std::string vmi;    // the positional VMI name (kMigrate, kCancel, kStatus)
   std::string shell;  // kCompletion: "bash" or "zsh"
 
@@ -54,8 +57,9 @@ struct Options {
 // values and extra arguments. "-h"/"--help" anywhere yields Command::kHelp.
 base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args);
 
-// Checks what needs no cluster: the VMI name (DNS-1123 label), --to (DNS-1123
-// subdomain), flags that make no sense for the command. Every problem is listed
+// Checks what needs no cluster: the names, by the API server's rules
+// (api/names.h: a VMI or node name is a DNS-1123 subdomain, a namespace a
+// DNS-1123 label), flags that make no sense for the command. Every problem is listed
 // in the one InvalidArgument message, separated by "; ".
 base::Status Validate(const Options& options);
 
@@ -63,14 +67,13 @@ base::Status Validate(const Options& options);
 // integer meaning seconds ("30"). Negative or malformed: InvalidArgument.
 base::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-// RFC 1123 label: 1-63 lower-case alphanumerics or '-', starting and ending
-// alphanumeric. VMI names must be labels here because the name becomes the
-// value of the kubevirt.io/vmi-name label (at most 63 characters).
-bool IsDns1123Label(std::string_view s);
-// RFC 1123 subdomain: dot-separated labels, at most 253 characters.
-bool IsDns1123Subdomain(std::string_view s);
+// The --help text of `command` (usage, flags that apply, examples, exit
+// codes); kMigrate (and kHelp) give the plugin's full help.
+std::string HelpText(Command command = Command::kMigrate);
 
-// The --help text (usage, commands, flags, exit codes, examples).
-std::string HelpText();
+// The subcommand `word` was probably meant to be ("lsit" → "list"): the one
+// within two edits (insertions, deletions, substitutions or a swap of
+// neighbours), or "" when none is, or when `word` is one exactly.
+std::string SuggestCommand(std::string_view word);
 
 }  // namespace plugin

@@ -113,7 +113,7 @@ std::string TruncateToWidth(std::string_view s, int width) {
 std::string FormatProgressLine(std::string_view phase, const ProgressMeter& meter,
                                std::optional<std::chrono::seconds> elapsed, int width) {
   const ProgressSample& s = meter.last();
-  std::string line(phase.empty() ? "Pending" : phase);
+  std::string line(phase.empty() ? "<none>" : phase);
   if (meter.percent()) line += " " + std::to_string(*meter.percent()) + "%";
   if (s.data_total_bytes) {
     int64_t done = s.data_processed_bytes ? *s.data_processed_bytes

@@ -28,6 +28,7 @@ View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi
   View v;
   if (vmim_obj.doc) {
     auto vmim = api::ParseVMIM(*vmim_obj.doc);
+    v.phase_text = kube::StringField(vmim_obj, "status.phase").value_or("");
     if (vmim.ok()) {
       v.phase = vmim->status.phase;
       v.state = vmim->status.migration_state;
@@ -58,15 +59,19 @@ ProgressMeter MeterOf(const View& v) {
   return meter;
 }
 
-std::string ShownPhase(api::MigrationPhase phase) {
-  std::string name(api::PhaseName(phase));
-  return name.empty() ? "Pending" : name;
+std::string ShownPhase(const View& v) {
+  if (!v.phase_text.empty()) return v.phase_text;
+  std::string name(api::PhaseName(v.phase));
+  return name.empty() ? "<none>" : name;
 }
 
 std::string Nodes(const std::optional<api::MigrationState>& s) {
-  std::string src = s && !s->source_node.empty() ? s->source_node : "?";
-  std::string dst = s && !s->target_node.empty() ? s->target_node : "?";
-  return src + " → " + dst;
+  if (!s) return "";
+  const std::string &src = s->source_node, &dst = s->target_node;
+  if (!src.empty() && !dst.empty()) return src + " → " + dst;
+  if (!src.empty()) return "from " + src;
+  if (!dst.empty()) return "to " + dst;
+  return "";
 }
 
 std::optional<std::chrono::seconds> StateDuration(const std::optional<api::MigrationState>& s) {
@@ -89,12 +94,32 @@ const kube::Object* CurrentMigration(const std::vector<kube::Object>& newest_fir
   return &newest_first.front();
 }
 
+std::optional<View> VMIOnlyView(const std::optional<kube::Object>& vmi_obj,
+                                const std::vector<kube::Object>& vmims) {
+  if (!vmi_obj || !vmi_obj->doc) return std::nullopt;
+  auto vmi = api::ParseVMI(*vmi_obj->doc);
+  if (!vmi.ok() || !vmi->status.migration_state) return std::nullopt;
+  const api::MigrationState& st = *vmi->status.migration_state;
+  for (const auto& o : vmims) {
+    if (!IsFinished(o)) return std::nullopt;
+    if (st.migration_uid.empty() || o.uid == st.migration_uid) return std::nullopt;
+  }
+  View v;
+  v.state = st;
+  v.progress = Progress(*vmi_obj);
+  v.phase = !st.completed ? api::MigrationPhase::kRunning
+            : st.failed   ? api::MigrationPhase::kFailed
+                          : api::MigrationPhase::kSucceeded;
+  return v;
+}
+
 std::optional<WaitOutcome> FinalOutcome(const View& v, bool deleted, const std::string& vmim_name,
                                         std::chrono::seconds elapsed) {
   if (!api::IsFinal(v.phase) && !deleted) return std::nullopt;
   std::string who = std::string(kVMIMResource) + "/" + vmim_name;
+  const std::string nodes = Nodes(v.state);
   if (v.phase == api::MigrationPhase::kSucceeded) {
-    return WaitOutcome{who + " succeeded: " + Nodes(v.state) + " in " +
+    return WaitOutcome{who + " succeeded" + (nodes.empty() ? "" : ": " + nodes) + " in " +
                            FormatDuration(StateDuration(v.state).value_or(elapsed)),
                        kExitOk};
   }
@@ -102,24 +127,47 @@ std::optional<WaitOutcome> FinalOutcome(const View& v, bool deleted, const std::
                        : !v.failure_message.empty()                ? v.failure_message
                        : deleted ? "the migration was deleted (cancelled)"
                                  : "no reason given";
-  std::string line = who + " failed: " + reason;
+  std::string line = "error: " + who + " failed: " + reason;
   if (v.state && !v.state->abort_status.empty()) {
     line += " (abort status: " + v.state->abort_status + ")";
   }
-  line += " [" + Nodes(v.state) + ", after " + FormatDuration(elapsed) + "]";
+  line += " [" + (nodes.empty() ? "" : nodes + ", ") + "after " + FormatDuration(elapsed) + "]";
   return WaitOutcome{line, kExitFailed};
 }
 
 std::optional<WaitOutcome> AbortOutcome(const std::optional<kube::Object>& vmi,
-                                        const std::string& migration_uid) {
-  if (!vmi || !vmi->doc) return std::nullopt;
-  auto parsed = api::ParseVMI(*vmi->doc);
-  if (!parsed.ok() || !parsed->status.migration_state) return std::nullopt;
-  const auto& st = *parsed->status.migration_state;
-  if (!st.migration_uid.empty() && st.migration_uid != migration_uid) return std::nullopt;
-  if (st.abort_status == "Succeeded") return WaitOutcome{"abort status: Succeeded", kExitOk};
-  if (st.abort_status == "Failed") return WaitOutcome{"abort status: Failed", kExitFailed};
-  return std::nullopt;
+                                        const std::string& migration_uid, bool vmim_gone) {
+  std::optional<api::MigrationState> st;
+  if (vmi && vmi->doc) {
+    auto parsed = api::ParseVMI(*vmi->doc);
+    if (parsed.ok()) st = parsed->status.migration_state;
+  }
+  const bool ours = st && (st->migration_uid.empty() || st->migration_uid == migration_uid);
+  if (ours && st->abort_status == "Succeeded") {
+    return WaitOutcome{"abort status: Succeeded", kExitOk};
+  }
+  if (ours && st->abort_status == "Failed") {
+    std::string why = st->failure_reason.empty() ? "" : ": " + st->failure_reason;
+    return WaitOutcome{"error: abort status: Failed" + why + " (the migration went on)",
+                       kExitFailed};
+  }
+  if (!vmim_gone) return std::nullopt;
+  if (!st || st->migration_uid != migration_uid) {
+    return WaitOutcome{"cancelled before it started: the migration was deleted and the VMI did "
+                       "not move",
+                       kExitOk};
+  }
+  // Ours but not over: the engine writes the end of the abort to the VMI;
+  // wait for it even if the VMIM went first.
+  if (!st->completed) return std::nullopt;
+  if (!st->failed) {
+    return WaitOutcome{"error: the migration completed before it could be cancelled" +
+                           (Nodes(st).empty() ? "" : " (" + Nodes(st) + ")"),
+                       kExitFailed};
+  }
+  return WaitOutcome{"cancelled: the migration ended failed" +
+                         (st->failure_reason.empty() ? "" : " (" + st->failure_reason + ")"),
+                     kExitOk};
 }
 
 }  // namespace plugin

@@ -26,6 +26,7 @@ struct View {
   // to ViewOf: valid only while those objects live. Null when absent.
   const rapidjson::Value* progress = nullptr;
   std::string failure_message;  // from a Failed condition, when no failureReason
+  std::string phase_text;       // status.phase as stored ("" while unset)
 };
 
 // The view of `vmim`: phase and conditions from the VMIM; the migrationState
@@ -37,10 +38,12 @@ View ViewOf(const kube::Object& vmim, const std::optional<kube::Object>& vmi);
 // `status` and `list`, which see a migration once).
 ProgressMeter MeterOf(const View& v);
 
-// The phase column/row text: the phase name, "Pending" while unset.
-std::string ShownPhase(api::MigrationPhase phase);
+// The phase column/row text: status.phase as stored (as `kubectl get vmim`
+// shows it), "<none>" while unset (kubectl's placeholder for an empty cell).
+std::string ShownPhase(const View& v);
 
-// "src → dst", with "?" for an unknown node.
+// "src → dst" when both nodes are known, "from src" or "to dst" when one is,
+// "" when neither is (no placeholders in messages).
 std::string Nodes(const std::optional<api::MigrationState>& s);
 
 // endTimestamp - startTimestamp, when both parse.
@@ -53,9 +56,19 @@ bool IsFinished(const kube::Object& vmim);
 // finished, else the newest. Null when the list is empty.
 const kube::Object* CurrentMigration(const std::vector<kube::Object>& newest_first);
 
+// The VMI's own record of its last migration, for `status` when no VMIM
+// stands for it: a VMIM deleted by a cancel (or collected) is gone, but the
+// VMI keeps status.migrationState. Set when the VMI has a migrationState, no
+// VMIM in `vmims` is unfinished, and none of them is the state's migration
+// (by migrationUid; an empty migrationUid counts as none of them only when
+// `vmims` is empty). The phase is derived: completed and failed → Failed,
+// completed → Succeeded, else Running.
+std::optional<View> VMIOnlyView(const std::optional<kube::Object>& vmi,
+                                const std::vector<kube::Object>& vmims);
+
 // How a wait ends.
 struct WaitOutcome {
-  std::string line;  // for stdout, without the newline
+  std::string line;  // for stderr, without the newline; failures start "error: "
   int exit_code;     // kExitOk or kExitFailed
 };
 
@@ -65,11 +78,21 @@ struct WaitOutcome {
 std::optional<WaitOutcome> FinalOutcome(const View& v, bool deleted, const std::string& vmim_name,
                                         std::chrono::seconds elapsed);
 
-// How `cancel --wait` ends: once the VMI's migrationState belongs to
-// `migration_uid` (or names no migration) and its abortStatus is final, the
-// line "abort status: S" and kExitOk for Succeeded, kExitFailed for Failed;
-// nullopt while the abort goes on or without a VMI.
+// How `cancel --wait` ends. The VMI's migrationState is ours when its
+// migrationUid is `migration_uid` (an empty one counts as ours for an abort
+// status). In order:
+//  - ours with abortStatus Succeeded: "abort status: Succeeded", kExitOk;
+//    Failed: "error: abort status: Failed ...", kExitFailed;
+//  - once the VMIM is gone (`vmim_gone`; the engine removes its finalizer
+//    last) and the VMI holds no state of ours: the migration never started,
+//    "cancelled before it started", kExitOk;
+//  - gone, ours, completed and not failed: it finished before the abort took,
+//    "error: ... completed before it could be cancelled", kExitFailed;
+//  - gone, ours, completed and failed: it ended failed, which is what a cancel
+//    wants: kExitOk.
+// nullopt while the abort goes on: the VMIM exists, or the state is ours and
+// not completed (the engine writes the end to the VMI).
 std::optional<WaitOutcome> AbortOutcome(const std::optional<kube::Object>& vmi,
-                                        const std::string& migration_uid);
+                                        const std::string& migration_uid, bool vmim_gone);
 
 }  // namespace plugin

@@ -50,7 +50,6 @@ AdmissionResponse FromDecision(const AdmissionRequest& req, const api::Admission
   r.message = d.message;
   for (const api::Cause& c : d.causes)
     r.causes.push_back(StatusCause{c.reason, c.message, c.field});
-  if (d.retry_after_seconds > 0) r.retry_after_seconds = d.retry_after_seconds;
   return r;
 }
 

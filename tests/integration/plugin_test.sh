@@ -136,7 +136,22 @@ expect_eq "$(k get vmim -n other -o name | wc -l)" 3 "--kubeconfig wins over KUB
 
 section "list and status"
 expect_ok km list
-expect_match "$(head -n1 <<<"$OUT")" '^NAME +VMI +PHASE +SOURCE→TARGET +PROGRESS +AGE$' "list has kubectl-like columns"
+expect_match "$(head -n1 <<<"$OUT")" '^NAME +VMI +PHASE +SOURCE +TARGET +PROGRESS +AGE$' "list has kubectl-like columns"
+expect_eq "$(awk '{ print NF }' <<<"$OUT" | sort -u)" "7" "every list row has as many fields as the header (no spaces in a cell)"
+expect_eq "$(LC_ALL=C grep -c '[^ -~]' <<<"$OUT")" "0" "list is ASCII"
+expect_match "$(sed -n 2p <<<"$OUT")" '^vmi-fedora-migration-[a-z0-9]+ +vmi-fedora +<none> +<none> +<none> +<none> +[0-9]+[smhd]$' \
+  "empty cells are <none>, as kubectl prints them"
+expect_eq "$(k get vmim "$(awk 'NR == 2 { print $1 }' <<<"$OUT")" --no-headers -o custom-columns=PHASE:.status.phase)" "<none>" \
+  "kubectl get vmim names an unset phase the same way"
+run km list -o json
+expect_eq "$RC" 0 "list -o json"
+expect_eq "$(jq -r '.kind + " " + (.items | length | tostring)' <<<"$OUT")" "List $(count_vmims)" \
+  "list -o json prints a List of the VMIMs"
+run km list -o yaml
+expect_eq "$(python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin); print(d["kind"], d["items"][0]["kind"])' <<<"$OUT")" \
+  "List VirtualMachineInstanceMigration" "list -o yaml prints the List as YAML"
+run km list -o name
+expect_match "$(head -n1 <<<"$OUT")" "^${VMIM_RE}$" "list -o name prints RESOURCE/NAME"
 expect_gt "$(grep -c vmi-fedora-migration- <<<"$OUT")" 3 "list shows the migrations of the namespace"
 expect_not_contains "$OUT" "other" 
 expect_ok km list --request-timeout 5s
@@ -146,6 +161,19 @@ expect_contains "$OUT" "other "
 run km list -n empty-ns
 expect_eq "$RC" 0 "an empty list succeeds"
 expect_eq "$ERR" "No resources found in empty-ns namespace." "an empty list says so like kubectl"
+
+section "status and cancel find a VMIM written by hand (no kubevirt.io/vmi-name label)"
+delete_all_vmims
+printf 'apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata:\n  name: by-hand\nspec:\n  vmiName: vmi-fedora\n' >"$TEST_TMP/by-hand.yaml"
+expect_ok k apply -f "$TEST_TMP/by-hand.yaml"
+run km status vmi-fedora
+expect_eq "$RC" 0 "status finds the applied VMIM"
+expect_contains "$OUT" "Migration:       by-hand"
+run km cancel vmi-fedora
+expect_eq "$RC" 0 "cancel finds the applied VMIM"
+expect_eq "$OUT" "virtualmachineinstancemigration.kubevirt.io/by-hand deleted" "cancel deletes it"
+expect_eq "$(count_vmims)" 0 "the applied VMIM is gone"
+for i in 1 2 3; do expect_ok km vmi-fedora -o name; done
 
 section "cancel without --wait"
 expect_ok km cancel vmi-fedora
@@ -173,7 +201,8 @@ expect_contains "$OUT" "Phase:           Running"
 expect_contains "$OUT" "Source node:     node-a"
 expect_contains "$OUT" "Progress:        Running 40%"
 expect_ok km list
-expect_match "$OUT" "$NAME +vmi-fedora +Running +node-a → node-b +40% " "list shows phase, nodes and progress"
+expect_match "$OUT" "$NAME +vmi-fedora +Running +node-a +node-b +40% " "list shows phase, nodes and progress"
+expect_eq "$(k get vmim "$NAME" --no-headers | awk '{ print $2 }')" "Running" "kubectl get vmim shows the same phase"
 vmi_status '{"status":{"migrationState":{"endTimestamp":"2026-01-01T00:00:12Z","completed":true}}}'
 vmim_status "$NAME" '{"status":{"phase":"Succeeded"}}'
 wait "$KM_PID"
@@ -186,6 +215,25 @@ expect_ok km status vmi-fedora
 expect_contains "$OUT" "Duration:        12s"
 expect_contains "$OUT" "Progress:        Succeeded 100%"
 
+section "-o json --wait: stdout is the JSON alone, progress and outcome on stderr"
+delete_all_vmims
+("$KUBECTL" migrate vmi-fedora -o json --wait --timeout 60s >"$TEST_TMP/wj.out" 2>"$TEST_TMP/wj.err"; echo "$?" >"$TEST_TMP/wj.rc") &
+KM_PID=$!
+BACKGROUND_PIDS+=("$KM_PID")
+wait_until 20 test -s "$TEST_TMP/wj.out"
+NAME=$(k get vmim -o json | jq -r '.items[0].metadata.name')
+vmim_status "$NAME" '{"status":{"phase":"Running"}}'
+expect_file_eventually_contains "$TEST_TMP/wj.err" "Running" 20 "the progress line is on stderr"
+vmim_status "$NAME" '{"status":{"phase":"Succeeded"}}'
+wait "$KM_PID"
+expect_eq "$(cat "$TEST_TMP/wj.rc")" "0" "-o json --wait exits 0"
+expect_eq "$(jq -r .metadata.name <"$TEST_TMP/wj.out")" "$NAME" "stdout is one valid JSON document"
+expect_contains "$(cat "$TEST_TMP/wj.err")" "$NAME succeeded" "the outcome line is on stderr"
+expect_not_contains "$(cat "$TEST_TMP/wj.out")" "succeeded" "no outcome line on stdout"
+run km vmi-fedora -o name --wait --timeout 1s
+expect_eq "$RC" 3 "-o name --wait times out"
+expect_match "$OUT" "^${VMIM_RE}$" "-o name --wait: stdout is the name alone"
+
 section "--wait to failure"
 delete_all_vmims
 start_km "$TEST_TMP/wait-fail.out" vmi-fedora --wait --timeout 60s
@@ -194,8 +242,9 @@ vmi_status '{"status":{"migrationState":{"sourceNode":"node-a","targetNode":"nod
 vmim_status "$NAME" '{"status":{"phase":"Failed"}}'
 wait "$KM_PID"
 OUT=$(cat "$TEST_TMP/wait-fail.out")
-expect_contains "$OUT" "$NAME failed: target node unreachable (abort status: Failed)" \
+expect_contains "$OUT" "error: virtualmachineinstancemigration.kubevirt.io/$NAME failed: target node unreachable (abort status: Failed)" \
   "the summary gives the failure reason and abort status"
+expect_not_contains "$OUT" "?" "no placeholders in the failure line"
 expect_contains "$OUT" "rc=1" "--wait exits 1 on failure"
 
 section "--timeout exits 3"
@@ -214,7 +263,7 @@ interrupt_wait() {
   delete_all_vmims
   start_km "$out" vmi-fedora --wait --timeout 60s "$@"
   NAME=$(created_name "$out")
-  expect_file_eventually_contains "$out" "Pending" 10
+  expect_file_eventually_contains "$out" "<none> elapsed" 10
   # kubectl execs the plugin, so the subshell's child is the plugin itself.
   kill -INT "$(pgrep -P "$KM_PID" | head -n1)"
   wait "$KM_PID"
@@ -239,15 +288,36 @@ UID_=$(json_field "vmim/$NAME" '{.metadata.uid}')
 vmi_status '{"status":{"migrationState":{"migrationUid":"'"$UID_"'","sourceNode":"node-a","targetNode":"node-b"}}}'
 start_km "$TEST_TMP/cancel.out" cancel vmi-fedora --wait --timeout 60s
 expect_file_eventually_contains "$TEST_TMP/cancel.out" "$NAME deleted" 10
-vmi_status '{"status":{"migrationState":{"abortRequested":true,"abortStatus":"Succeeded"}}}'
+vmi_status '{"status":{"migrationState":{"abortRequested":true,"abortStatus":"Succeeded","completed":true,"failed":true}}}'
 wait "$KM_PID"
 OUT=$(cat "$TEST_TMP/cancel.out")
 expect_contains "$OUT" "abort status: Succeeded" "cancel --wait prints the abort status"
 expect_contains "$OUT" "rc=0" "cancel --wait exits 0 when the abort succeeded"
+expect_ok km status vmi-fedora
+expect_contains "$OUT" "Abort status:    Succeeded" "status shows the VMI's last migration after the cancel"
+expect_contains "$OUT" "Phase:           Failed" "a cancelled migration ended Failed"
+expect_contains "$OUT" "Migration:       <deleted> (uid $UID_" "status says the VMIM is gone"
 delete_all_vmims
+
+section "cancel --wait of a migration that never started ends when the VMIM is gone"
 expect_ok km vmi-fedora -o name
+NAME=${OUT##*/}
+# The engine's finalizer holds the VMIM until the engine lets go of it.
+expect_ok k patch vmim "$NAME" --type=merge -p '{"metadata":{"finalizers":["kubevirt.io/migrationJobFinalize"]}}'
+start_km "$TEST_TMP/cancel-early.out" cancel vmi-fedora --wait --timeout 60s
+expect_file_eventually_contains "$TEST_TMP/cancel-early.out" "$NAME deleted" 10
+expect_not_contains "$(cat "$TEST_TMP/cancel-early.out")" "rc=" "it waits while the finalizer holds the VMIM"
+expect_ok k patch vmim "$NAME" --type=merge -p '{"metadata":{"finalizers":null}}'
+wait "$KM_PID"
+OUT=$(cat "$TEST_TMP/cancel-early.out")
+expect_contains "$OUT" "cancelled before it started" "cancel --wait says the migration never started"
+expect_contains "$OUT" "rc=0" "and exits 0"
+expect_ok km vmi-fedora -o name
+NAME=${OUT##*/}
+expect_ok k patch vmim "$NAME" --type=merge -p '{"metadata":{"finalizers":["kubevirt.io/migrationJobFinalize"]}}'
 run km cancel vmi-fedora --wait --timeout 1s
-expect_eq "$RC" 3 "cancel --wait times out with exit 3 when no abort status comes"
+expect_eq "$RC" 3 "cancel --wait times out with exit 3 while the VMIM stays and no abort status comes"
+expect_ok k patch vmim "$NAME" --type=merge -p '{"metadata":{"finalizers":null}}'
 
 section "terminal rendering under a pseudo-terminal"
 # term_km COLS OUTFILE: the waiting plugin in a pty of COLS columns (script(1)).

@@ -90,7 +90,7 @@ TEST_CASE("the progress line shows every known field", "[plugin]") {
   CHECK(FormatProgressLine("Running", m, std::nullopt, 0) ==
         "Running 40% 400B/1000B 100B/s dirty 10B/s iter 2 ETA 6s");
   ProgressMeter empty;
-  CHECK(FormatProgressLine("", empty, seconds(3), 0) == "Pending elapsed 3s");
+  CHECK(FormatProgressLine("", empty, seconds(3), 0) == "<none> elapsed 3s");
 }
 
 TEST_CASE("the progress line is cut to the terminal width minus one", "[plugin]") {

@@ -31,9 +31,11 @@ std::string Created() {
              "spec":{"vmiName":"vmi-a"}})";
 }
 
+// The webhook's limit denial as kube-apiserver returns it: no retryAfterSeconds
+// (so no Retry-After, which kubectl would retry silently), the cause names the limit.
 std::string TooMany() {
   return R"({"kind":"Status","apiVersion":"v1","status":"Failure","code":429,
-             "reason":"TooManyRequests","details":{"retryAfterSeconds":1},
+             "reason":"TooManyRequests","details":{"causes":[{"reason":"ClusterLimitReached"}]},
              "message":"admission webhook \"vmim.example\" denied the request: cluster has 5/5 migrations in flight"})";
 }
 
@@ -47,6 +49,14 @@ struct Fake {
   std::atomic<int> posts{0};
   std::atomic<int> refuse_first{0};  // how many POSTs get 429 before one succeeds
   Fake() {
+    // One VMI exists, named like a mistyped subcommand.
+    server.server().Get(
+        "/apis/kubevirt.io/v1/namespaces/ns1/virtualmachineinstances/lists",
+        [](const httplib::Request&, httplib::Response& res) {
+          res.set_content(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
+                              "metadata":{"name":"lists","namespace":"ns1"}})",
+                          "application/json");
+        });
     server.server().Post(kPath, [this](const httplib::Request& req, httplib::Response& res) {
       int n = ++posts;
       {
@@ -95,6 +105,34 @@ TEST_CASE("create sends the VMIM kubectl migrate promises and prints kubectl's l
              Catch::Contains(R"("addedNodeSelector":{"kubernetes.io/hostname":"node-b"})"));
 }
 
+TEST_CASE("VMI names the API server accepts are sent; a label only when the name fits one",
+          "[plugin]") {
+  Fake fake;
+  Result dotted = fake.Run({"vmi.fedora"});
+  CHECK(dotted.code == plugin::kExitOk);
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("vmiName":"vmi.fedora")"));
+  CHECK_THAT(fake.last_body(), Catch::Contains(R"("kubevirt.io/vmi-name":"vmi.fedora")"));
+  const std::string long_name(70, 'v');
+  Result long_one = fake.Run({long_name});
+  CHECK(long_one.code == plugin::kExitOk);
+  CHECK_THAT(fake.last_body(), Catch::Contains("\"vmiName\":\"" + long_name + "\""));
+  CHECK_THAT(fake.last_body(), !Catch::Contains("labels"));
+}
+
+TEST_CASE("a mistyped subcommand is not taken for a VMI that does not exist", "[plugin]") {
+  Fake fake;
+  Result r = fake.Run({"lsit"});
+  CHECK(r.code == plugin::kExitUsage);
+  CHECK(fake.posts == 0);
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Catch::StartsWith("error: unknown command \"lsit\" for \"kubectl migrate\""));
+  CHECK_THAT(r.err, Catch::Contains("Did you mean this?\n\tlist\n"));
+  // A VMI of that kind of name that exists is migrated.
+  Result existing = fake.Run({"lists"});
+  CHECK(existing.code == plugin::kExitOk);
+  CHECK(fake.posts == 1);
+}
+
 TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin]") {
   Fake fake;
   fake.refuse_first = 100;
@@ -107,7 +145,8 @@ TEST_CASE("a 429 without --retry-on-limit is printed once and exits 1", "[plugin
   CHECK(fake.posts == 1);  // the transport did not retry behind the user's back
 }
 
-TEST_CASE("plugin --retry-on-limit waits the server's Retry-After, says so, and creates", "[plugin]") {
+TEST_CASE("plugin --retry-on-limit knows the limit denial without Retry-After, says so, and creates",
+          "[plugin]") {
   Fake fake;
   fake.refuse_first = 1;
   Result r = fake.Run({"vmi-a", "--retry-on-limit", "-o", "name"});

@@ -110,33 +110,40 @@ TEST_CASE("a succeeded wait prints nodes and the state's duration, exit 0", "[pl
         "virtualmachineinstancemigration.kubevirt.io/m succeeded: n1 → n2 in 7s");
 }
 
-TEST_CASE("a failed wait names the best reason it has, exit 1", "[plugin]") {
-  const std::string who = "virtualmachineinstancemigration.kubevirt.io/m failed: ";
+TEST_CASE("a failed wait names the best reason it has, exit 1, with no placeholders",
+          "[plugin]") {
+  const std::string who = "error: virtualmachineinstancemigration.kubevirt.io/m failed: ";
   View v;
   v.phase = api::MigrationPhase::kFailed;
-  CHECK(FinalOutcome(v, false, "m", seconds(3))->line ==
-        who + "no reason given [? → ?, after 3s]");
+  CHECK(FinalOutcome(v, false, "m", seconds(3))->line == who + "no reason given [after 3s]");
   View deleted;  // phase still Running when the VMIM disappeared
   deleted.phase = api::MigrationPhase::kRunning;
   auto d = FinalOutcome(deleted, true, "m", seconds(3));
   REQUIRE(d.has_value());
   CHECK(d->exit_code == plugin::kExitFailed);
-  CHECK(d->line == who + "the migration was deleted (cancelled) [? → ?, after 3s]");
+  CHECK(d->line == who + "the migration was deleted (cancelled) [after 3s]");
   v.failure_message = "condition says";
-  CHECK(FinalOutcome(v, false, "m", seconds(3))->line ==
-        who + "condition says [? → ?, after 3s]");
+  CHECK(FinalOutcome(v, false, "m", seconds(3))->line == who + "condition says [after 3s]");
   v.state.emplace();
   v.state->source_node = "n1";
   v.state->failure_reason = "state says";
   v.state->abort_status = "Succeeded";
   auto f = FinalOutcome(v, false, "m", seconds(3));
   CHECK(f->exit_code == plugin::kExitFailed);
-  CHECK(f->line == who + "state says (abort status: Succeeded) [n1 → ?, after 3s]");
+  CHECK(f->line == who + "state says (abort status: Succeeded) [from n1, after 3s]");
+  View ok;
+  ok.phase = api::MigrationPhase::kSucceeded;
+  CHECK(FinalOutcome(ok, false, "m", seconds(4))->line ==
+        "virtualmachineinstancemigration.kubevirt.io/m succeeded in 4s");
 }
 
-TEST_CASE("an unset phase shows as Pending", "[plugin]") {
-  CHECK(plugin::ShownPhase(api::MigrationPhase::kUnset) == "Pending");
-  CHECK(plugin::ShownPhase(api::MigrationPhase::kRunning) == "Running");
+TEST_CASE("the phase is shown as stored, <none> while unset, as kubectl get vmim shows it",
+          "[plugin]") {
+  CHECK(plugin::ShownPhase(View{}) == "<none>");
+  CHECK(plugin::ShownPhase(ViewOf(Vmim("m1", R"({"phase":"Running"})"), std::nullopt)) ==
+        "Running");
+  CHECK(plugin::ShownPhase(ViewOf(Vmim("m1", R"({"phase":"Evacuating"})"), std::nullopt)) ==
+        "Evacuating");
 }
 
 TEST_CASE("cancel --wait ends on our migration's final abort status", "[plugin]") {
@@ -155,15 +162,80 @@ TEST_CASE("cancel --wait ends on our migration's final abort status", "[plugin]"
   };
   for (const auto& c : cases) {
     INFO(c.state);
-    auto o = plugin::AbortOutcome(Vmi(c.state), "uid-m1");
+    auto o = plugin::AbortOutcome(Vmi(c.state), "uid-m1", false);
     REQUIRE(o.has_value() == c.ends);
     if (o) {
       CHECK(o->exit_code == c.exit_code);
-      CHECK(o->line == std::string("abort status: ") +
-                           (c.exit_code == plugin::kExitOk ? "Succeeded" : "Failed"));
+      CHECK_THAT(o->line, Catch::StartsWith(c.exit_code == plugin::kExitOk
+                                                ? "abort status: Succeeded"
+                                                : "error: abort status: Failed"));
     }
   }
-  CHECK_FALSE(plugin::AbortOutcome(std::nullopt, "uid-m1").has_value());
+  CHECK_FALSE(plugin::AbortOutcome(std::nullopt, "uid-m1", false).has_value());
+}
+
+TEST_CASE("cancel --wait ends when the VMIM is gone, also for a migration that never started",
+          "[plugin]") {
+  struct Case {
+    const char* state;  // the VMI's migrationState once the VMIM is gone
+    int exit_code;
+    const char* line_start;
+  } cases[] = {
+      // Deleted before Running: the engine leaves no migrationState.
+      {R"(null)", plugin::kExitOk, "cancelled before it started"},
+      // An older migration's state stays on the VMI.
+      {R"({"migrationUid":"uid-old","completed":true})", plugin::kExitOk,
+       "cancelled before it started"},
+      // Deleted while Running: aborted (the abort status arrived with the deletion).
+      {R"({"migrationUid":"uid-m1","completed":true,"failed":true,"abortRequested":true,
+           "abortStatus":"Succeeded"})",
+       plugin::kExitOk, "abort status: Succeeded"},
+      // It finished first.
+      {R"({"migrationUid":"uid-m1","completed":true,"failed":false,"sourceNode":"a",
+           "targetNode":"b"})",
+       plugin::kExitFailed, "error: the migration completed before it could be cancelled (a → b)"},
+      {R"({"migrationUid":"uid-m1","completed":true,"failed":true,"failureReason":"boom"})",
+       plugin::kExitOk, "cancelled: the migration ended failed (boom)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.state);
+    auto o = plugin::AbortOutcome(Vmi(c.state), "uid-m1", true);
+    REQUIRE(o.has_value());
+    CHECK(o->exit_code == c.exit_code);
+    CHECK_THAT(o->line, Catch::StartsWith(c.line_start));
+  }
+  // Ours and still running when the VMIM went: wait for the VMI's end.
+  CHECK_FALSE(plugin::AbortOutcome(Vmi(R"({"migrationUid":"uid-m1","abortRequested":true})"),
+                                   "uid-m1", true)
+                  .has_value());
+  // The VMI itself is gone too: nothing was migrating.
+  auto gone = plugin::AbortOutcome(std::nullopt, "uid-m1", true);
+  REQUIRE(gone.has_value());
+  CHECK(gone->exit_code == plugin::kExitOk);
+}
+
+TEST_CASE("status falls back to the VMI's migrationState when its VMIM is gone", "[plugin]") {
+  kube::Object aborted = Vmi(R"({"migrationUid":"uid-m2","completed":true,"failed":true,
+      "abortRequested":true,"abortStatus":"Succeeded","sourceNode":"a","targetNode":"b"})");
+  // No VMIM left (the cancelled one was deleted).
+  auto v = plugin::VMIOnlyView(aborted, {});
+  REQUIRE(v.has_value());
+  CHECK(v->phase == api::MigrationPhase::kFailed);
+  CHECK(v->state->abort_status == "Succeeded");
+  // An older, finished VMIM is listed, but the VMI's state is a later migration's.
+  std::vector<kube::Object> older = {Vmim("m1", R"({"phase":"Succeeded"})")};
+  CHECK(plugin::VMIOnlyView(aborted, older).has_value());
+  // The state is the listed VMIM's: the VMIM is shown.
+  std::vector<kube::Object> same = {Vmim("m2", R"({"phase":"Failed"})")};
+  CHECK_FALSE(plugin::VMIOnlyView(aborted, same).has_value());
+  // A migration in progress is always the one shown.
+  std::vector<kube::Object> running = {Vmim("m3", R"({"phase":"Running"})")};
+  CHECK_FALSE(plugin::VMIOnlyView(aborted, running).has_value());
+  // Without a migrationState there is nothing to show.
+  CHECK_FALSE(plugin::VMIOnlyView(Vmi("null"), {}).has_value());
+  auto succeeded = plugin::VMIOnlyView(Vmi(R"({"completed":true})"), {});
+  REQUIRE(succeeded.has_value());
+  CHECK(succeeded->phase == api::MigrationPhase::kSucceeded);
 }
 
 TEST_CASE("a one-look meter shows the sample's percent, 100% once Succeeded", "[plugin]") {
