@@ -281,16 +281,28 @@ def main():
                 t = cfg["completionTimeoutPerGiB"] * math.ceil(mem / (1 << 30))
                 late.append(ab - s - t)
             else:
-                # The engine's message has whole seconds; the stall's start comes from the first
-                # "raising the allowed downtime" line, which says how long it had stalled (ms)
-                # at that poll: stall start = that line's time - that stall.
+                # The engine's message has whole seconds. Its "raising the allowed downtime"
+                # lines say how long it had stalled at that poll, counted from the later of the
+                # last progress and the previous step: the stall started at (line's time - that)
+                # at the first step, and again whenever progress came between two steps (the
+                # size where passes stopped shrinking changes then).
                 t = cfg["progressTimeout"]
-                rs, rf = first(events, "raising the allowed downtime", s, domain=r["domain"])
-                m = re.search(r"pre-copy stalled for (\d+) ms", (rf or {}).get("why", ""))
-                if rs is None or rs > ab or not m:
+                stall, best = None, None
+                for ts, msg, rf in events:
+                    if msg != "raising the allowed downtime" or rf.get("domain") != r["domain"] or \
+                            not s <= ts <= ab:
+                        continue
+                    m = re.search(r"stalled for (\d+) ms.*\(step (\d+) of.*stopped shrinking at ([^)]*)\)",
+                                  rf.get("why", ""))
+                    if not m:
+                        continue
+                    if m.group(2) == "1" or m.group(3) != best:
+                        stall = ts - int(m.group(1)) / 1e3
+                    best = m.group(3)
+                if stall is None:
                     notes.append(f"{r['id']}: no downtime step before the abort: stall start unknown")
                     continue
-                late.append(ab - (rs - int(m.group(1)) / 1e3) - t)
+                late.append(ab - stall - t)
         if late:
             inside = sum(1 for x in late if 0 <= x <= 1)
             what = ("'aborting migration' - 'migration started' - T" if kind == "completion"
@@ -307,10 +319,16 @@ def main():
         ids = [r["id"] for r in runs if pick(r["id"]) and os.path.exists(f"{a.raw}/{r['id']}.after")]
         if not ids:
             continue
-        eng, api_status, api_all = [], [], []
+        eng, api_status, api_all, per_run = [], [], [], []
         for rid in ids:
             d = deltas(a.raw, rid)
             eng.append(d.get("engine_node01", 0) + d.get("engine_node02", 0))
+            dur = ""
+            if os.path.exists(f"{a.raw}/{rid}.vmi.json"):
+                dur_ms = vmi(rid)["status"].get("migrationState", {}).get("durationMs")
+                dur = f" in {dur_ms / 1e3:.1f} s" if dur_ms else ""
+            per_run.append(f"{eng[-1]:.0f} (VMI {d.get('api_virtualmachineinstances/status/PATCH', 0):.0f}, "
+                           f"VMIM {d.get('api_virtualmachineinstancemigrations/status/PATCH', 0):.0f}){dur}")
             api_status.append(sum(v for k, v in d.items() if k.startswith("api_") and "/status/" in k))
             api_all.append(sum(v for k, v in d.items() if k.startswith("api_") and not k.endswith("/POST")
                                and not k.endswith("/DELETE")))
@@ -319,6 +337,8 @@ def main():
                      f"api_status_median={statistics.median(api_status):.0f} "
                      f"api_patch_update_median={statistics.median(api_all):.0f} n={len(ids)} limit=10 "
                      f"({'met' if max(eng) <= 10 else 'NOT met'})")
+        notes.append(f"status writes per {name} migration (engine counter; status patches of the VMI and "
+                     f"the VMIM; migration duration): " + "; ".join(per_run))
 
     load = [f"{r['id'][5:]} {r['load']}" for r in runs if r["id"].startswith("load-")]
     if load:
@@ -328,7 +348,8 @@ def main():
     for n in notes:
         print("  " + n, file=sys.stderr)
     if a.doc and not a.no_doc:
-        write_doc(a.doc, lines, notes, a.runs)
+        began = min(r.get("t_create0", r.get("t0", float("inf"))) for r in runs)
+        write_doc(a.doc, lines, notes, a.runs, began)
 
 
 def machine():
@@ -345,8 +366,8 @@ def machine():
             f"({cpu}), {mem} GiB; {libvirt}; {qemu}")
 
 
-def write_doc(doc, lines, notes, runs):
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def write_doc(doc, lines, notes, runs, began):
+    now = datetime.datetime.fromtimestamp(began, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = f"""## Migration (engine) (bench/migration.sh)
 
 Run {now} on {machine()}.
@@ -364,12 +385,21 @@ p99 are the slowest run). Targets: design.md section 7.
   start in the full-path runs) to the source engine's "migration started" log line, which
   precedes the libvirt call on the runner's thread; every migration of the run.
 - cancel: a 512 MiB guest (384 MiB random, dirtying 4 MiB/s) at 5 MiB/s, `kubectl delete vmim`
-  2 s after Running; until the VMI's abortStatus Succeeded arrives on a `kubectl get -w`.
+  2 s after Running; until the VMI's abortStatus Succeeded arrives on a `kubectl get -w`; the
+  engine's share from its log ("aborting migration" is logged right before virDomainAbortJob,
+  "migration ended" when the libvirt call has returned). Baseline, interleaved: `virsh migrate
+  --bandwidth 5` of the guest's virsh twin, `virsh domjobabort` 2 s into its job, until `virsh
+  migrate` exits.
 - bandwidth: the libvirt job's memory bytes processed over its elapsed time, from `virsh
   domjobinfo` every 0.25 s (second sample to last), the same 512 MiB guest, at
-  bandwidthPerMigration 50Mi and 100Mi; the forecast is checked on these migrations.
-- timeouts: completionTimeoutPerGiB 5 (T = 5 s, 512 MiB rounds up to 1 GiB) at 5 MiB/s;
-  progressTimeout 5 with a 256 MiB guest dirtying 64 MiB at 60 MiB/s through 20 MiB/s.
+  bandwidthPerMigration 50Mi and 100Mi; qemu_reported is QEMU's own "Memory bandwidth" in the
+  same samples. Baseline, interleaved: `virsh migrate --bandwidth 50|100` of the guest's twin,
+  measured the same way. The forecast is checked on these migrations (durationMs counts from the
+  libvirt call to its return, so it includes starting the target's QEMU).
+- timeouts: completionTimeoutPerGiB 5 (T = 5 s, 512 MiB rounds up to 1 GiB) at 5 MiB/s, from
+  "migration started"; progressTimeout 5 with a 256 MiB guest dirtying 64 MiB at 60 MiB/s through
+  20 MiB/s, from the stall's start that the engine's "raising the allowed downtime" lines give
+  ("stalled for N ms", ± the engine's poll-to-log delay: about 0.1-0.3 s here).
 - status writes: migration_engine_status_writes_total of both engines (delta per migration), and
   devcluster's apiserver_request_total of VMIs and VMIMs: status-subresource writes, and all
   PATCH/UPDATE (finalizers and labels included).
