@@ -32,7 +32,10 @@
 # cancel completion progress" (the report then has only their lines; for trying the script out).
 set -u
 RUNS=${1:-5}
-[[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 5)) || { echo "bench: RUNS must be at least 5" >&2; exit 2; }
+if ! [[ $RUNS =~ ^[0-9]+$ ]] || ((RUNS < 5)); then
+  echo "bench: RUNS must be at least 5" >&2
+  exit 2
+fi
 export KM_E2E_NODE01_PORT=${KM_E2E_NODE01_PORT:-17291}
 export KM_E2E_NODE02_PORT=${KM_E2E_NODE02_PORT:-17292}
 export KM_E2E_NODE01_MIGRATION_PORTS=${KM_E2E_NODE01_MIGRATION_PORTS:-52900-52949}
@@ -176,8 +179,7 @@ engine_full() {
   record "{\"id\":\"$id\",\"kind\":\"full\",\"vmim\":\"default/${vmim##*/}\",\"domain\":\"default_bench-a\",\"t_create0\":$t0,\"t_done\":$t1}"
 }
 virsh_full() {
-  local r=$1 from=$2 t0 t1 to
-  to=$(other "$from")
+  local r=$1 from=$2 t0 t1
   t0=$(now)
   virsh_migrate bench-virsh "$from" "$TEST_TMP/raw/virsh-$r.out" || die "virsh migrate (round $r): $(cat "$TEST_TMP/raw/virsh-$r.out")"
   t1=$(now)
