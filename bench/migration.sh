@@ -114,7 +114,7 @@ snapshot() {
   } >"$1"
 }
 
-# vmim_final NAME: the VMIM is gone or has no finalizer left (the engine's last step).
+# vmim_settled NAME: the VMIM is gone or has no finalizer left (the engine's last step).
 vmim_settled() {
   local out
   out=$(k get vmim "$1" -o 'jsonpath={.status.phase} {.metadata.finalizers}' 2>&1) || [[ $out == *NotFound* ]] || return 1
