@@ -78,7 +78,8 @@ t_done=$(now_ms)
 if [[ $RC == 0 ]]; then pass "kubectl migrate cancel vmi-c --wait exits 0"; else
   fail "kubectl migrate cancel vmi-c --wait exits 0" "$(_describe_run kubectl migrate cancel)"
 fi
-expect_contains "$OUT" "abort status: Succeeded" "kubectl migrate cancel prints the abort status"
+# The outcome line goes to stderr (stdout carries only requested output: docs/plugin.md).
+expect_contains "$ERR" "abort status: Succeeded" "kubectl migrate cancel prints the abort status (stderr)"
 echo "    kubectl migrate cancel --wait took $((t_done - t_del)) ms"
 expect_cancelled mig-cancel "$uid" "$t_del"
 
