@@ -16,7 +16,7 @@ const char* RunnerOutcomeName(RunnerOutcome outcome) {
 MigrationRunner::MigrationRunner(Hypervisor* hv, base::Clock* clock, RunnerOptions options,
                                  RunnerCallbacks callbacks)
     : hv_(hv), clock_(clock), options_(std::move(options)), callbacks_(std::move(callbacks)) {
-  cancel_ = options_.cancel_requested;
+  shared_->cancel = options_.cancel_requested;
 }
 
 MigrationRunner::~MigrationRunner() { Join(); }
@@ -33,29 +33,29 @@ void MigrationRunner::Start() {
 }
 
 void MigrationRunner::Cancel() {
-  std::lock_guard<std::mutex> lock(mu_);
-  cancel_ = true;
-  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->cancel = true;
+  shared_->cv.notify_all();
 }
 
 void MigrationRunner::Abandon() {
-  std::lock_guard<std::mutex> lock(mu_);
-  abandon_ = true;
-  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->abandon = true;
+  shared_->cv.notify_all();
 }
 
 void MigrationRunner::OnEvent(const DomainEvent& event) {
   if (event.domain != options_.domain) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(shared_->mu);
   if (event.kind == DomainEvent::Kind::kJobCompleted) {
-    completed_stats_ = event.stats;
-    cv_.notify_all();
+    shared_->completed_stats = event.stats;
+    shared_->cv.notify_all();
   } else if (event.kind == DomainEvent::Kind::kLifecycle &&
              ((event.lifecycle == DomainEvent::kSuspended &&
                event.detail == DomainEvent::kSuspendedPostCopy) ||
               (event.lifecycle == DomainEvent::kResumed &&
                event.detail == DomainEvent::kResumedPostCopy))) {
-    post_copy_event_ = true;
+    shared_->post_copy_event = true;
   }
 }
 
@@ -64,8 +64,8 @@ void MigrationRunner::Join() {
   if (migrate_thread_.joinable()) {
     bool abandoned;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      abandoned = abandon_ && !migrate_returned_;
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      abandoned = shared_->abandon && !shared_->migrate_returned;
     }
     // An abandoned Migrate() call returns only when its libvirt job ends,
     // which may be minutes away; the engine is stopping and the job is
@@ -91,28 +91,30 @@ void MigrationRunner::Run() {
   result.unlimited_bandwidth = options_.params.bandwidth_mib == 0;
 
   if (!options_.adopt) {
-    migrate_thread_ = std::thread([this] {
-      base::Status s = hv_->Migrate(options_.domain, options_.params);
-      std::lock_guard<std::mutex> lock(mu_);
-      migrate_returned_ = true;
-      migrate_status_ = s;
-      cv_.notify_all();
+    // Touches only what it holds by value: it may outlive the runner.
+    migrate_thread_ = std::thread([shared = shared_, hv = hv_, domain = options_.domain,
+                                   params = options_.params] {
+      base::Status s = hv->Migrate(domain, params);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->migrate_returned = true;
+      shared->migrate_status = s;
+      shared->cv.notify_all();
     });
   }
   bool cancel_polled = false;
   bool adopted_end = false;
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, options_.poll_interval, [&] {
-        return abandon_ || migrate_returned_ || (cancel_ && !cancel_polled);
+      std::unique_lock<std::mutex> lock(shared_->mu);
+      shared_->cv.wait_for(lock, options_.poll_interval, [&] {
+        return shared_->abandon || shared_->migrate_returned || (shared_->cancel && !cancel_polled);
       });
-      if (abandon_) {
+      if (shared_->abandon) {
         done_ = true;
         return;
       }
-      if (migrate_returned_) break;
-      if (cancel_) cancel_polled = true;
+      if (shared_->migrate_returned) break;
+      if (shared_->cancel) cancel_polled = true;
     }
     Poll(state, tracker, post_copy, last_write, last_sent, abort_reported, result);
     if (options_.adopt) {
@@ -129,8 +131,8 @@ void MigrationRunner::Run() {
   }
   base::Status migrate_status;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    migrate_status = migrate_status_;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    migrate_status = shared_->migrate_status;
   }
   result.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now() - start) +
@@ -157,9 +159,9 @@ void MigrationRunner::Poll(MonitorState& state, ProgressTracker& tracker, bool& 
   bool cancel;
   bool post_copy_event;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancel = cancel_;
-    post_copy_event = post_copy_event_;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    cancel = shared_->cancel;
+    post_copy_event = shared_->post_copy_event;
   }
   if (post_copy_event) post_copy = true;
   MonitorInput in;
@@ -239,8 +241,8 @@ RunnerResult MigrationRunner::Finish(RunnerResult result, const base::Status& mi
                                      bool adopted_end) {
   bool cancel;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancel = cancel_;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    cancel = shared_->cancel;
   }
   if (cancel) result.abort_requested = true;
   bool moved;
@@ -262,12 +264,12 @@ RunnerResult MigrationRunner::Finish(RunnerResult result, const base::Status& mi
     result.outcome = RunnerOutcome::kSucceeded;
     if (result.abort_requested && result.abort_status.empty()) result.abort_status = "Failed";
     result.failure_reason.clear();
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, options_.completed_stats_wait,
-                 [&] { return completed_stats_.has_value() || abandon_; });
-    if (completed_stats_) {
-      result.final_stats = *completed_stats_;
-      if (completed_stats_->has_downtime) result.downtime_ms = completed_stats_->downtime_ms;
+    std::unique_lock<std::mutex> lock(shared_->mu);
+    shared_->cv.wait_for(lock, options_.completed_stats_wait,
+                 [&] { return shared_->completed_stats.has_value() || shared_->abandon; });
+    if (shared_->completed_stats) {
+      result.final_stats = *shared_->completed_stats;
+      if (shared_->completed_stats->has_downtime) result.downtime_ms = shared_->completed_stats->downtime_ms;
     }
     return result;
   }

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -124,14 +125,20 @@ class MigrationRunner {
 
   std::thread worker_;
   std::thread migrate_thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool cancel_ = false;
-  bool abandon_ = false;
-  bool migrate_returned_ = false;
-  base::Status migrate_status_;
-  std::optional<JobStats> completed_stats_;
-  bool post_copy_event_ = false;
+  // What the worker, the Migrate() thread and the callers share. Held by a
+  // shared_ptr that the Migrate() thread keeps too: an abandoned Migrate()
+  // call (engine shutdown) may return after this runner is gone.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool cancel = false;
+    bool abandon = false;
+    bool migrate_returned = false;
+    base::Status migrate_status;
+    std::optional<JobStats> completed_stats;
+    bool post_copy_event = false;
+  };
+  const std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::atomic<bool> done_{false};
 };
 
