@@ -31,6 +31,14 @@ void DirtyRateSampler::Poke() {
   cv_.notify_all();
 }
 
+void DirtyRateSampler::Started(const std::string& domain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  started_[domain] = clock_->Now();
+  samples_.erase(domain);  // a sample of an earlier run of the same name says nothing now
+  poked_ = true;           // the thread recomputes when to wake
+  cv_.notify_all();
+}
+
 std::optional<DirtyRateSampler::Sample> DirtyRateSampler::Latest(
     const std::string& domain, std::chrono::milliseconds max_age) const {
   const auto now = clock_->Now();
@@ -59,6 +67,11 @@ void DirtyRateSampler::SampleOnce() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
+      auto st = started_.find(d.name);
+      if (st != started_.end()) {
+        if (clock_->Now() - st->second < options_.settle) continue;  // still booting
+        started_.erase(st);
+      }
       if (busy_.count(d.name)) continue;
     }
     auto rate = hv_->MeasureDirtyRate(d.name, options_.seconds);
@@ -74,13 +87,23 @@ void DirtyRateSampler::SampleOnce() {
   for (auto it = samples_.begin(); it != samples_.end();) {
     it = present.count(it->first) ? std::next(it) : samples_.erase(it);
   }
+  for (auto it = started_.begin(); it != started_.end();) {
+    it = present.count(it->first) ? std::next(it) : started_.erase(it);
+  }
 }
 
 void DirtyRateSampler::Run() {
   while (true) {
     SampleOnce();
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, options_.interval, [this] { return stop_ || poked_; });
+    // The next round: after `interval`, or when the first settling VM is due.
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.interval);
+    const auto now = clock_->Now();
+    for (const auto& [name, at] : started_) {
+      auto due = std::chrono::duration_cast<std::chrono::milliseconds>(at + options_.settle - now);
+      wait = std::max(std::chrono::milliseconds(0), std::min(wait, due));
+    }
+    cv_.wait_for(lock, wait, [this] { return stop_ || poked_; });
     if (stop_) return;
     poked_ = false;
   }

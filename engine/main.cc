@@ -309,10 +309,10 @@ int Run(int argc, char** argv) {
     }
     migrations.OnDomainEvent(e);
     if (auto key = engine::VMIController::KeyForDomainEvent(e)) vmi_loop.queue().Add(*key);
-    // A VM that just started gets its first dirty-rate sample at once.
+    // A VM that just started gets its first dirty-rate sample once it has settled.
     if (e.kind == engine::DomainEvent::Kind::kLifecycle &&
         e.lifecycle == engine::DomainEvent::kStarted) {
-      sampler.Poke();
+      sampler.Started(e.domain);
     }
   });
 

@@ -437,6 +437,7 @@ class App {
     const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
     ProgressMeter meter;
     std::string last_phase = "-";
+    std::string last_forecast;
     auto last_plain = start;
     bool line_drawn = false;
     auto clear_line = [&] {
@@ -478,6 +479,12 @@ class App {
                 << ShownPhase(v) << "); it goes on: to stop it, run "
                 << "kubectl migrate cancel " << o_.vmi << " -n " << ns_ << "\n";
         return kExitTimedOut;
+      }
+      // The engine's forecast, once when it is written (and again if it changes).
+      if (std::string f = ForecastLine(v); !f.empty() && f != last_forecast) {
+        clear_line();
+        io_.err << "forecast: " << f << "\n";
+        last_forecast = f;
       }
       if (io_.err_is_terminal) {
         io_.err << "\r" << FormatProgressLine(phase, meter, elapsed, io_.terminal_width())
@@ -662,6 +669,7 @@ class App {
     row("Abort status:    ", v.state ? v.state->abort_status : "");
     row("Failure reason:  ",
         v.state && !v.state->failure_reason.empty() ? v.state->failure_reason : v.failure_message);
+    row("Forecast:        ", ForecastLine(v));
     if (meter.percent() || meter.last().data_total_bytes) {
       row("Progress:        ", FormatProgressLine(phase, meter, std::nullopt, 0));
     }

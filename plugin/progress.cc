@@ -127,7 +127,9 @@ std::string FormatProgressLine(std::string_view phase, const ProgressMeter& mete
     line += " dirty " + FormatBytes(*s.dirty_rate_bytes_per_second) + "/s";
   }
   if (s.iteration) line += " iter " + std::to_string(*s.iteration);
-  if (s.memory_bytes_per_second && *s.memory_bytes_per_second > 0) {
+  // No ETA for a migration that has ended: nothing remains to come.
+  const bool final_phase = phase == "Succeeded" || phase == "Failed";
+  if (!final_phase && s.memory_bytes_per_second && *s.memory_bytes_per_second > 0) {
     std::optional<int64_t> remaining = s.data_remaining_bytes;
     if (!remaining && s.data_total_bytes && s.data_processed_bytes) {
       remaining = std::max<int64_t>(0, *s.data_total_bytes - *s.data_processed_bytes);

@@ -36,6 +36,11 @@ View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi
         if (c.status == "True" && c.type == "Failed") {
           v.failure_message = c.message.empty() ? c.reason : c.message;
         }
+        if (c.type == "ConvergenceForecast") {
+          v.forecast_status = c.status;
+          v.forecast_reason = c.reason;
+          v.forecast_message = c.message;
+        }
       }
     }
     v.progress = Progress(vmim_obj);
@@ -50,6 +55,18 @@ View ViewOf(const kube::Object& vmim_obj, const std::optional<kube::Object>& vmi
     }
   }
   return v;
+}
+
+std::string ForecastLine(const View& v) {
+  if (v.forecast_status.empty()) return "";
+  // The engine's message says the verdict itself ("expected to converge in
+  // ...", "will not converge: ..."); the reason is for scripts and alerts.
+  std::string line = !v.forecast_message.empty() ? v.forecast_message
+                     : v.forecast_status == "True" ? "expected to converge"
+                     : v.forecast_status == "False" ? "will not converge"
+                                                    : "unknown";
+  if (!v.forecast_reason.empty()) line += " [" + v.forecast_reason + "]";
+  return line;
 }
 
 ProgressMeter MeterOf(const View& v) {

@@ -27,7 +27,14 @@ struct View {
   const rapidjson::Value* progress = nullptr;
   std::string failure_message;  // from a Failed condition, when no failureReason
   std::string phase_text;       // status.phase as stored ("" while unset)
+  // The engine's ConvergenceForecast condition ("" when none yet).
+  std::string forecast_status, forecast_reason, forecast_message;
 };
+
+// The forecast as one line, the engine's message and the reason, e.g. "will
+// not converge: the guest dirties ... [DirtyRateTooHigh]"; "" when the VMIM
+// has no ConvergenceForecast condition.
+std::string ForecastLine(const View& v);
 
 // The view of `vmim`: phase and conditions from the VMIM; the migrationState
 // (and progress) of the VMI when it names this migration or no migration (the

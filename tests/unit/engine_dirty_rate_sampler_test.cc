@@ -42,3 +42,33 @@ TEST_CASE("the sampler keeps a recent dirty rate of each running VM of ours") {
   sampler.SampleOnce();
   CHECK(sampler.Latest("default_vm2", 60s));
 }
+
+TEST_CASE("a VM that just started is measured only once it has settled (boot is not its rate)") {
+  base::testing::FakeClock clock;
+  FakeHypervisor hv;
+  engine::DomainInfo d;
+  d.name = "default_vm1";
+  d.state = engine::DomainState::kRunning;
+  hv.AddDomain(d);
+  hv.SetDirtyRate("default_vm1", 64 << 20);
+  engine::DirtyRateSampler::Options o;
+  o.interval = 30000ms;
+  o.settle = 10000ms;
+  engine::DirtyRateSampler sampler(&hv, &clock, o);
+  sampler.SampleOnce();
+  REQUIRE(sampler.Latest("default_vm1", 60s));
+  // Restarted: the old sample goes, and no new one is taken while it boots.
+  sampler.Started("default_vm1");
+  CHECK_FALSE(sampler.Latest("default_vm1", 60s));
+  clock.Advance(9s);
+  sampler.SampleOnce();
+  CHECK_FALSE(sampler.Latest("default_vm1", 60s));
+  CHECK(hv.CountOf(FakeHypervisor::Method::kMeasureDirtyRate) == 1);
+  clock.Advance(1s);
+  hv.SetDirtyRate("default_vm1", 0);
+  sampler.SampleOnce();
+  auto s = sampler.Latest("default_vm1", 60s);
+  REQUIRE(s);
+  CHECK(s->bytes_per_second == 0);
+  CHECK(hv.CountOf(FakeHypervisor::Method::kMeasureDirtyRate) == 2);
+}

@@ -89,6 +89,9 @@ TEST_CASE("the progress line shows every known field", "[plugin]") {
         "Running 40% 400B/1000B 100B/s dirty 10B/s iter 2 ETA 6s elapsed 12s");
   CHECK(FormatProgressLine("Running", m, std::nullopt, 0) ==
         "Running 40% 400B/1000B 100B/s dirty 10B/s iter 2 ETA 6s");
+  // An ended migration has no ETA (a cancelled one stopped at 40%).
+  CHECK(FormatProgressLine("Failed", m, std::nullopt, 0) ==
+        "Failed 40% 400B/1000B 100B/s dirty 10B/s iter 2");
   ProgressMeter empty;
   CHECK(FormatProgressLine("", empty, seconds(3), 0) == "<none> elapsed 3s");
 }

@@ -247,3 +247,22 @@ TEST_CASE("a one-look meter shows the sample's percent, 100% once Succeeded", "[
   CHECK(plugin::MeterOf(ViewOf(done, std::nullopt)).percent() == 100);
   CHECK_FALSE(plugin::MeterOf(View{}).percent().has_value());
 }
+
+TEST_CASE("the engine's convergence forecast is shown as one line", "[plugin]") {
+  View none = ViewOf(Vmim("m1", R"({"phase":"Running"})"), std::nullopt);
+  CHECK(plugin::ForecastLine(none).empty());
+  View no = ViewOf(Vmim("m1", R"({"phase":"Running","conditions":[
+      {"type":"ConvergenceForecast","status":"False","reason":"DirtyRateTooHigh",
+       "message":"will not converge: the guest dirties 40 MiB/s"}]})"),
+                   std::nullopt);
+  CHECK(plugin::ForecastLine(no) ==
+        "will not converge: the guest dirties 40 MiB/s [DirtyRateTooHigh]");
+  View yes = ViewOf(Vmim("m1", R"({"phase":"Running","conditions":[
+      {"type":"ConvergenceForecast","status":"True","reason":"Converges","message":"about 8 s"}]})"),
+                    std::nullopt);
+  CHECK(plugin::ForecastLine(yes) == "about 8 s [Converges]");
+  View bare = ViewOf(Vmim("m1", R"({"phase":"Running","conditions":[
+      {"type":"ConvergenceForecast","status":"Unknown","reason":"NoDirtyRate"}]})"),
+                     std::nullopt);
+  CHECK(plugin::ForecastLine(bare) == "unknown [NoDirtyRate]");
+}
