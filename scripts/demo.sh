@@ -198,6 +198,9 @@ say "Cancel: the copy is aborted, the VM stays where it was and keeps running"
 step kubectl migrate cancel vmi-busy --wait --timeout 60s
 step kubectl migrate status vmi-busy
 step kubectl get vmi
+# Back to the example's bandwidth, for whoever uses the cluster after the demo (--keep).
+kubectl patch kubevirt kubevirt -n kubevirt --type merge \
+  -p '{"spec":{"configuration":{"migrationConfiguration":{"bandwidthPerMigration":"64Mi"}}}}' >/dev/null
 
 if [[ $MODE == keep ]]; then
   say "The cluster keeps running. Use it from another shell with:"
