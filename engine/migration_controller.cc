@@ -279,8 +279,9 @@ base::Status MigrationController::Reconcile(const std::string& key) {
   // step (e.g. pick another target).
   auto got = deps_.api->Get(kVMIMs, key.substr(0, slash), key.substr(slash + 1), "");
   if (!got.ok()) {
-    if (got.status().code() == base::Code::kNotFound) return base::Status::Ok();
-    return got.status();
+    if (got.status().code() != base::Code::kNotFound) return got.status();
+    RemoveTargetLeftovers(key);  // a migration cancelled before it ran
+    return base::Status::Ok();
   }
   c.obj = *got;
   auto vmim = api::ParseVMIM(*c.obj.doc);
@@ -304,6 +305,7 @@ base::Status MigrationController::Reconcile(const std::string& key) {
                        : c.vmi                        ? c.vmi->status.node_name
                                                       : "";
   if (c.vmim.IsFinal()) {
+    if (ms && ms->target_node == settings_.node_name) RemoveTargetLeftovers(key);
     if (source == settings_.node_name || (source.empty() && IsCoordinator())) return Cleanup(c);
     return base::Status::Ok();
   }
@@ -456,6 +458,48 @@ base::Status MigrationController::Cleanup(Context& c) {
   if (s = RemoveFinalizer(c); !s.ok()) return s;
   CollectFinished(c.vmim.meta.namespace_, c.vmim.spec.vmi_name);
   return base::Status::Ok();
+}
+
+void MigrationController::RemoveTargetLeftovers(const std::string& key) {
+  PreparedTarget p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = prepared_targets_.find(key);
+    if (it == prepared_targets_.end()) return;
+    p = it->second;
+    prepared_targets_.erase(it);
+  }
+  const std::string vmi_key = p.vmi_ns + "/" + p.vmi_name;
+  if (kube::ObjectPtr o = deps_.vmis->Get(vmi_key); o && o->doc) {
+    auto vmi = api::ParseVMI(*o->doc);
+    if (vmi.ok() && vmi->status.node_name == settings_.node_name) return;  // it came here
+  }
+  auto domain = DomainName(p.vmi_ns, p.vmi_name);
+  if (!domain.ok()) return;
+  auto info = deps_.hv->Lookup(*domain);
+  if (info.ok()) return;  // a domain of it is here: not leftovers
+  if (info.status().code() != base::Code::kNotFound) {
+    base::log::Warning("cannot tell whether a failed migration left files here; keeping them",
+                       {{"vmim", key}, {"vmi", vmi_key}, {"error", info.status().ToString()}});
+    return;
+  }
+  for (const kube::ObjectPtr& o : deps_.vmims->List()) {
+    if (o->namespace_ != p.vmi_ns || !o->doc || o->uid == p.uid) continue;
+    auto m = api::ParseVMIM(*o->doc);
+    if (m.ok() && m->spec.vmi_name == p.vmi_name && !m->IsFinal() && m->status.migration_state &&
+        m->status.migration_state->target_node == settings_.node_name) {
+      return;  // another migration to this node needs them
+    }
+  }
+  if (!deps_.remove_files) return;
+  base::Status s = deps_.remove_files(p.vmi_ns, p.vmi_name);
+  if (s.ok()) {
+    base::log::Info("removed the files prepared for a migration that did not come",
+                    {{"vmim", key}, {"vmi", vmi_key}});
+  } else {
+    base::log::Warning("cannot remove the files prepared for a migration that did not come",
+                       {{"vmim", key}, {"vmi", vmi_key}, {"error", s.ToString()}});
+  }
 }
 
 void MigrationController::CollectFinished(const std::string& ns, const std::string& vmi_name) {
@@ -1086,6 +1130,10 @@ base::Status MigrationController::Target(Context& c) {
   if (st.phase == MigrationPhase::kPreparingTarget || st.phase == MigrationPhase::kScheduled) {
     if (c.vmim.meta.deletion_timestamp) return base::Status::Ok();
     if (deps_.prepare_target) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        prepared_targets_[c.key] = {c.vmim.meta.uid, c.vmi->meta.namespace_, c.vmi->meta.name};
+      }
       base::Status s = deps_.prepare_target(*c.vmi);
       if (!s.ok()) {
         if (s.code() == base::Code::kUnavailable) return s;

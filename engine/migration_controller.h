@@ -165,6 +165,11 @@ class MigrationController {
   base::Status Source(Context& c);
   base::Status Target(Context& c);
   base::Status Cleanup(Context& c);
+  // On the target, for a migration that will not bring the VMI here (failed,
+  // cancelled, deleted): removes the files prepared for it, unless the VMI
+  // runs here after all, a domain of it exists here, or another migration to
+  // this node is under way.
+  void RemoveTargetLeftovers(const std::string& key);
   base::Status StartRunner(Context& c, bool adopt);
   base::Status Fail(Context& c, const std::string& reason, const std::string& message);
   base::Status WriteVMIMStatus(Context& c, const std::string& extra_state_json = "");
@@ -188,6 +193,13 @@ class MigrationController {
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Running>> running_;  // by VMIM uid
   std::map<std::string, std::shared_future<base::StatusOr<uint64_t>>> dirty_rates_;  // by VMIM uid
+  // Migrations this node prepared files for as their target, by VMIM key:
+  // the VMIM's uid and the VMI. Kept in memory only (after a restart of the
+  // engine, files of a migration that failed meanwhile stay: docs/engine.md).
+  struct PreparedTarget {
+    std::string uid, vmi_ns, vmi_name;
+  };
+  std::map<std::string, PreparedTarget> prepared_targets_;
   bool shutting_down_ = false;
 
   // Metrics.

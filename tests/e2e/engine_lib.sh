@@ -277,5 +277,13 @@ expect_stayed_on_source() {
     "vmim/$vmim: the finalizer is removed"
   expect_eq "$(domain_nodes "$vmi")" node01 "the domain of $vmi runs on node01 only"
   expect_eq "$(defined_nodes "$vmi")" node01 "the domain of $vmi is defined on node01 only"
+  # What node02's engine prepared for the migration (the VMI's directory: disks, ISO, the
+  # incoming QEMU's serial log) goes with it.
+  local leftovers
+  leftovers=$(node_data node02)/vmis/default_$vmi
+  no_leftovers() { [[ ! -e $leftovers ]]; }
+  if wait_until 10 no_leftovers; then pass "node02 keeps no files of $vmi"; else
+    fail "node02 keeps no files of $vmi" "$(ls -la "$leftovers" 2>&1)"
+  fi
   expect_guest_alive "$vmi" node01 "$memsum"
 }

@@ -86,6 +86,11 @@ struct Node {
     d.clock = base::RealClock();
     d.volume_sources = [](const api::VMI&) { return base::StatusOr<engine::DomainSources>(engine::DomainSources{}); };
     d.prepare_target = [](const api::VMI&) { return base::Status::Ok(); };
+    d.remove_files = [this](const std::string& ns, const std::string& vmi) {
+      std::lock_guard<std::mutex> l(mu);
+      removed.push_back(ns + "/" + vmi);
+      return base::Status::Ok();
+    };
     d.requeue = [this](const std::string& key, std::chrono::nanoseconds) {
       std::lock_guard<std::mutex> l(mu);
       requeued.push_back(key);
@@ -103,6 +108,11 @@ struct Node {
   std::unique_ptr<engine::MigrationController> controller;
   std::mutex mu;
   std::vector<std::string> requeued;
+  std::vector<std::string> removed;  // remove_files calls: "ns/vmi"
+  std::vector<std::string> Removed() {
+    std::lock_guard<std::mutex> l(mu);
+    return removed;
+  }
 };
 
 // The engines' view of the API server: `inner` (the cluster's FakeApi), and,
@@ -609,4 +619,58 @@ TEST_CASE("the forecast learns this node's fixed cost from its finished migratio
   // The first used the default 1 s of fixed cost; the fake migration took milliseconds
   // for 256 MiB at 100 MiB/s, so the learned fixed cost is 0 and the forecast 1 s shorter.
   CHECK(before - after == Approx(1.0).margin(0.01));
+}
+
+TEST_CASE("the target removes the files it prepared for a migration that did not come",
+          "[migration_controller]") {
+  const std::vector<std::string> vmi_files{"default/vmi-fedora"};
+  SECTION("cancelled after the target was ready, before the copy began") {
+    Cluster c;
+    c.AddVmi("vmi-fedora");
+    c.AddVmim("mig", "vmi-fedora");
+    std::string phase;
+    for (int i = 0; i < 6 && phase != "TargetReady"; ++i) {
+      c.Sync();
+      REQUIRE(c.n1->controller->Reconcile("default/mig").ok());
+      c.Sync();
+      REQUIRE(c.n2->controller->Reconcile("default/mig").ok());
+      phase = Str(c.Get(engine::kVMIMs, "mig"), "status.phase");
+    }
+    REQUIRE(phase == "TargetReady");
+    CHECK(c.n2->Removed().empty());
+    REQUIRE(c.api.Patch(engine::kVMIMs, "default", "mig", kube::PatchType::kMerge,
+                        R"({"metadata":{"deletionTimestamp":"2026-12-03T10:00:05Z"}})", {})
+                .ok());
+    c.Settle("default/mig", 2);
+    CHECK_FALSE(c.api.Peek(engine::kVMIMs, "default", "mig"));
+    CHECK(c.n2->Removed() == vmi_files);
+    CHECK(c.n1->Removed().empty());  // the VM and its files stay on the source
+    CHECK(c.n1->hv.CountOf(FakeHypervisor::Method::kMigrate) == 0);
+  }
+  SECTION("failed during the copy") {
+    Cluster c;
+    c.AddVmi("vmi-fedora");
+    c.AddVmim("mig", "vmi-fedora");
+    engine::testing::MigrationScript s = Completing();
+    s.end = engine::testing::MigrationScript::End::kFail;
+    c.n1->hv.SetMigrationScript("default_vmi-fedora", s);
+    c.Settle("default/mig", 3);
+    REQUIRE(c.WaitIdle(*c.n1));
+    c.Settle("default/mig", 2);
+    CHECK(Str(c.Get(engine::kVMIMs, "mig"), "status.phase") == "Failed");
+    CHECK(c.n2->Removed() == vmi_files);
+    CHECK(c.n1->Removed().empty());
+  }
+  SECTION("succeeded: the files are the VMI's now, on the target; the source's go") {
+    Cluster c;
+    c.AddVmi("vmi-fedora");
+    c.AddVmim("mig", "vmi-fedora");
+    c.n1->hv.SetMigrationScript("default_vmi-fedora", Completing());
+    c.Settle("default/mig", 3);
+    REQUIRE(c.WaitIdle(*c.n1));
+    c.Settle("default/mig", 2);
+    CHECK(Str(c.Get(engine::kVMIMs, "mig"), "status.phase") == "Succeeded");
+    CHECK(c.n2->Removed().empty());
+    CHECK(c.n1->Removed() == vmi_files);
+  }
 }
