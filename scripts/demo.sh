@@ -11,10 +11,15 @@
 #
 # Needs root (the libvirt nodes run in mount namespaces, tests/e2e/nodes.sh). Its state and logs
 # are in .devcluster/ (devcluster.log, webhook.log, engine-node01.log, engine-node02.log).
+# For its own end-to-end test (tests/e2e/demo_test.sh) the environment may set KM_DEMO_DIR (the
+# state directory), KM_BIN_DIR (the binaries, then nothing is installed or built) and
+# KM_E2E_NODE01_PORT/KM_E2E_NODE02_PORT/KM_E2E_NODE0[12]_MIGRATION_PORTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DIR=$ROOT/.devcluster
+DIR=${KM_DEMO_DIR:-$ROOT/.devcluster}
+BIN=${KM_BIN_DIR:-$ROOT/build/bin}
+GUEST=$(dirname "$BIN")/e2e-guest
 MODE=run
 case "${1:-}" in
   "") ;;
@@ -26,9 +31,10 @@ esac
 
 # The demo's own ports and state, apart from the tests' (tests/e2e/CMakeLists.txt).
 export KM_E2E_STATE_DIR=$DIR/nodes
-export KM_E2E_NODE01_PORT=17301 KM_E2E_NODE02_PORT=17302
-export KM_E2E_NODE01_MIGRATION_PORTS=50400-50449 KM_E2E_NODE02_MIGRATION_PORTS=50450-50499
-export KM_E2E_CAPS_CACHE=$ROOT/build/e2e-guest/caps-cache
+export KM_E2E_NODE01_PORT=${KM_E2E_NODE01_PORT:-17301} KM_E2E_NODE02_PORT=${KM_E2E_NODE02_PORT:-17302}
+export KM_E2E_NODE01_MIGRATION_PORTS=${KM_E2E_NODE01_MIGRATION_PORTS:-50400-50449}
+export KM_E2E_NODE02_MIGRATION_PORTS=${KM_E2E_NODE02_MIGRATION_PORTS:-50450-50499}
+export KM_E2E_CAPS_CACHE=$GUEST/caps-cache
 NODES=tests/e2e/nodes.sh
 
 # stop_all: the processes of a run (pids in $DIR/pids), then the two libvirt nodes.
@@ -57,10 +63,12 @@ step() { printf '\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 refused() { printf '\033[1m$ %s\033[0m\n' "$*"; "$@" || echo "(exit code $?)"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
-say "Installing the Debian packages the project needs (once) and building (minutes the first time)"
-scripts/install-deps.sh
-scripts/build.sh
-tests/e2e/guest/build.sh build/e2e-guest
+if [[ -z ${KM_BIN_DIR:-} ]]; then
+  say "Installing the Debian packages the project needs (once) and building (minutes the first time)"
+  scripts/install-deps.sh
+  scripts/build.sh
+fi
+tests/e2e/guest/build.sh "$GUEST"
 
 stop_all  # a previous --keep run, if any
 rm -rf "$DIR"
@@ -95,7 +103,7 @@ eval "$("$NODES" env)"
 for d in "$KM_E2E_NODE01_DATA" "$KM_E2E_NODE02_DATA"; do
   # The guest image on each node (no container runtime: images are node-local directories).
   mkdir -p "$d/images/demo-guest"
-  cp build/e2e-guest/vmlinuz build/e2e-guest/initrd.img "$d/images/demo-guest/"
+  cp "$GUEST/vmlinuz" "$GUEST/initrd.img" "$d/images/demo-guest/"
 done
 step virsh -c "$KM_E2E_NODE01_URI" version --daemon | grep -i 'running hypervisor'
 
@@ -103,11 +111,11 @@ say "devcluster: a local Kubernetes API server that real kubectl talks to"
 # The webhook's port is chosen first: devcluster sends the webhook calls for the Service
 # kubevirt/migration-webhook (clientConfig.service, as in a cluster) to it.
 WEBHOOK_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-build/bin/devcluster --dir "$DIR" --port 0 \
+"$BIN/devcluster" --dir "$DIR" --port 0 \
   --service-endpoint "kubevirt/migration-webhook=127.0.0.1:$WEBHOOK_PORT" >"$DIR/devcluster.log" 2>&1 &
 started $!
 wait_log "$DIR/devcluster.log" "devcluster ready on" $!
-export KUBECONFIG=$DIR/kubeconfig KUBECACHEDIR=$DIR/kubecache PATH=$ROOT/build/bin:$PATH
+export KUBECONFIG=$DIR/kubeconfig KUBECACHEDIR=$DIR/kubecache PATH=$BIN:$PATH
 
 say "The KubeVirt API (CRDs), the KubeVirt object with the LiveMigration gate and the limits, two Nodes"
 step kubectl apply -f manifests/crds/ >/dev/null
@@ -125,7 +133,7 @@ YAML
 
 say "migration-webhook: admission for every VirtualMachineInstanceMigration (TLS, certificates from certs/)"
 certs/gen-certs.sh --service migration-webhook --namespace kubevirt --out "$DIR/certs" --ip 127.0.0.1 >/dev/null
-build/bin/migration-webhook --tls-cert-file "$DIR/certs/tls.crt" --tls-private-key-file "$DIR/certs/tls.key" \
+"$BIN/migration-webhook" --tls-cert-file "$DIR/certs/tls.crt" --tls-private-key-file "$DIR/certs/tls.key" \
   --bind-address 127.0.0.1 --port "$WEBHOOK_PORT" --kubeconfig "$KUBECONFIG" >"$DIR/webhook.log" 2>&1 &
 started $!
 wait_log "$DIR/webhook.log" "listening on" $!
@@ -135,7 +143,7 @@ say "migration-engine on each node: starts the VMIs scheduled there and runs the
 for node in node01 node02; do
   uri=$KM_E2E_NODE01_URI
   [[ $node == node02 ]] && uri=$KM_E2E_NODE02_URI
-  "$NODES" exec "$node" build/bin/migration-engine --node-name "$node" \
+  "$NODES" exec "$node" "$BIN/migration-engine" --node-name "$node" \
     --libvirt-uri "$uri" --advertise-libvirt-uri "$uri" --migration-address 127.0.0.2 \
     --kubeconfig "$KUBECONFIG" --image-dir /var/lib/kubemigrate/images \
     --data-dir /var/lib/kubemigrate --domain-type qemu --bind-address 127.0.0.1 \
@@ -204,7 +212,7 @@ kubectl patch kubevirt kubevirt -n kubevirt --type merge \
 
 if [[ $MODE == keep ]]; then
   say "The cluster keeps running. Use it from another shell with:"
-  echo "  export KUBECONFIG=$KUBECONFIG PATH=$ROOT/build/bin:\$PATH"
+  echo "  export KUBECONFIG=$KUBECONFIG PATH=$BIN:\$PATH"
   echo "  kubectl migrate vmi-fedora --wait        # and back to node01"
   echo "Stop it with: scripts/demo.sh --down"
 else
