@@ -52,8 +52,11 @@ void DirtyRateSampler::SetBusy(const std::string& domain, bool busy) {
   std::lock_guard<std::mutex> lock(mu_);
   if (busy) {
     busy_.insert(domain);
-  } else {
-    busy_.erase(domain);
+  } else if (busy_.erase(domain) > 0) {
+    // Its migration ended and it is still here (failed, cancelled): it has
+    // been skipped meanwhile, so measure it again now, for the next attempt.
+    poked_ = true;
+    cv_.notify_all();
   }
 }
 

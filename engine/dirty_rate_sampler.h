@@ -54,13 +54,15 @@ class DirtyRateSampler {
   void Stop();
   // Wakes the thread for a round now.
   void Poke();
-  // `domain` just started (booted, or arrived by migration): not measured
-  // before `settle` has passed, then measured at once.
+  // `domain` just booted: not measured before `settle` has passed, then
+  // measured at once. (One that arrived by migration is running as before:
+  // Poke, not Started.)
   void Started(const std::string& domain);
 
   // The newest sample of `domain` no older than `max_age`, or nullopt.
   std::optional<Sample> Latest(const std::string& domain, std::chrono::milliseconds max_age) const;
-  // Busy domains are not measured (their migration's job statistics say more).
+  // Busy domains are not measured (their migration's job statistics say more);
+  // one that stops being busy is measured in the next round, at once.
   void SetBusy(const std::string& domain, bool busy);
 
   // One round, on the caller's thread (the loop's step; for tests).

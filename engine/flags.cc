@@ -16,8 +16,8 @@ void Register(base::FlagSet& fs, Flags& f) {
             "address other nodes send migration data to (default: the host of "
             "--advertise-libvirt-uri)");
   fs.String("kubeconfig", &f.kubeconfig, "FILE",
-            "kubeconfig file (default: in-cluster service account, then KUBECONFIG, then "
-            "~/.kube/config)");
+            "kubeconfig file (default: KUBECONFIG when set, else the in-cluster service "
+            "account, else ~/.kube/config)");
   fs.String("image-dir", &f.image_dir, "DIR",
             "node-local images: containerDisk and kernelBoot `image` name a directory here");
   fs.String("data-dir", &f.data_dir, "DIR", "node-local disk files (emptyDisk, cloud-init)");
@@ -33,6 +33,11 @@ void Register(base::FlagSet& fs, Flags& f) {
          "a node lease older than this marks the node's engine as gone");
   fs.Bool("migration-tls", &f.migration_tls,
           "encrypt migration streams with libvirt's TLS (VIR_MIGRATE_TLS)");
+  fs.String("bridge", &f.bridge, "NAME",
+            "host bridge that `bridge: {}` interfaces join (default: none, such VMIs are refused)");
+  fs.String("nfs-mount-dir", &f.nfs_mount_dir, "DIR",
+            "where the node mounts NFS exports, as DIR/SERVER/PATH (default: none, NFS volumes "
+            "are refused)");
   base::log::AddFlags(fs, &f.log);
   for (const char* name : {"node-name", "libvirt-uri", "advertise-libvirt-uri", "migration-address",
                            "kubeconfig", "image-dir", "data-dir", "domain-type",
@@ -96,6 +101,9 @@ base::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args, bool have
     } else if (f.migration_address.empty()) {
       f.migration_address = host;
     }
+  }
+  if (!f.nfs_mount_dir.empty() && f.nfs_mount_dir.front() != '/') {
+    problems.push_back("--nfs-mount-dir \"" + f.nfs_mount_dir + "\": must be an absolute path");
   }
   if (f.metrics_port != 0 && f.metrics_port == f.healthz_port) {
     problems.push_back("--metrics-port and --healthz-port must differ (both " +

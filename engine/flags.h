@@ -15,7 +15,7 @@ struct Flags {
   std::string libvirt_uri = "qemu:///system";  // the local libvirt daemon
   std::string advertise_libvirt_uri;           // how peers reach it; required
   std::string migration_address;               // address for the migration data stream
-  std::string kubeconfig;                      // empty: in-cluster, then KUBECONFIG, ~/.kube/config
+  std::string kubeconfig;                      // empty: KUBECONFIG, in-cluster, ~/.kube/config
   std::string image_dir = "/var/lib/kubemigrate/images";  // containerDisk/kernelBoot images
   std::string data_dir = "/var/lib/kubemigrate/disks";    // emptyDisk and cloud-init files
   std::string domain_type;  // "kvm" or "qemu"; empty: kvm when /dev/kvm exists
@@ -26,6 +26,8 @@ struct Flags {
   int healthz_port = 9101;               // 0: any free port
   int lease_duration_seconds = 40;       // a node whose lease is older is not a target
   bool migration_tls = false;            // VIR_MIGRATE_TLS (libvirt's TLS between daemons)
+  std::string bridge;                    // host bridge of `bridge: {}` NICs; empty: refused
+  std::string nfs_mount_dir;             // NFS exports mounted as DIR/SERVER/PATH; empty: refused
   base::log::Options log;
   bool help = false;
 };

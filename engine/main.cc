@@ -195,6 +195,7 @@ int Run(int argc, char** argv) {
   engine::NodeFilesOptions fopts;
   fopts.image_dir = flags->image_dir;
   fopts.data_dir = flags->data_dir;
+  fopts.nfs_mount_dir = flags->nfs_mount_dir;
   engine::NodeFiles files(fopts, pvc_lookup, pv_lookup);
 
   engine::EventRecorder events(client.get(), clock, {"migration-engine", node, std::chrono::seconds(600)});
@@ -252,6 +253,7 @@ int Run(int argc, char** argv) {
   engine::VMIControllerSettings vsettings;
   vsettings.node_name = node;
   vsettings.domain.domain_type = flags->domain_type;
+  vsettings.domain.bridge_name = flags->bridge;
   engine::VMIController vmi_controller(vdeps, vsettings);
   engine::ReconcileLoop vmi_loop(
       "vmi", clock, [&](const std::string& key) { return vmi_controller.Reconcile(key); }, 2);
@@ -309,10 +311,15 @@ int Run(int argc, char** argv) {
     }
     migrations.OnDomainEvent(e);
     if (auto key = engine::VMIController::KeyForDomainEvent(e)) vmi_loop.queue().Add(*key);
-    // A VM that just started gets its first dirty-rate sample once it has settled.
+    // A VM that just booted gets its first dirty-rate sample once it has settled; one that
+    // arrived by migration runs as it did on the source, and is measured at once.
     if (e.kind == engine::DomainEvent::Kind::kLifecycle &&
         e.lifecycle == engine::DomainEvent::kStarted) {
-      sampler.Started(e.domain);
+      if (e.detail == engine::DomainEvent::kStartedMigrated) {
+        sampler.Poke();
+      } else {
+        sampler.Started(e.domain);
+      }
     }
   });
 

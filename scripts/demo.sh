@@ -190,7 +190,8 @@ say "A refusal that explains itself: a VM whose disk is a ReadWriteOnce volume c
 mkdir -p "$KM_E2E_NODE01_DATA/pvs"
 truncate -s 16M "$KM_E2E_NODE01_DATA/pvs/demo-rwo-disk.img"
 step kubectl apply -f examples/vmi-rwo-demo.yaml
-step kubectl wait vmi/vmi-database --for=condition=LiveMigratable=False --timeout=120s
+step kubectl wait vmi/vmi-database --for=jsonpath='{.status.phase}'=Running --timeout=120s
+step kubectl get vmi vmi-database -o wide
 refused kubectl migrate vmi-database
 
 say "A forecast: a VM that rewrites 40 MiB of memory a second, over a 16 MiB/s link, cannot converge"

@@ -16,7 +16,7 @@ void Register(base::FlagSet& fs, Flags& f) {
   fs.String("bind-address", &f.bind_address, "ADDR", "address to listen on");
   fs.Int("port", &f.port, 0, 65535, "N", "HTTPS port (0 picks a free port)");
   fs.String("kubeconfig", &f.kubeconfig, "FILE",
-            "kubeconfig file (default: in-cluster service account, then KUBECONFIG, then "
+            "kubeconfig file (default: KUBECONFIG when set, else the in-cluster service account, else "
             "~/.kube/config)");
   fs.String("kubevirt-namespace", &f.kubevirt_namespace, "NS", "namespace of the KubeVirt object");
   fs.String("kubevirt-name", &f.kubevirt_name, "NAME", "name of the KubeVirt object");

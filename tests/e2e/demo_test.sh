@@ -33,9 +33,10 @@ after=$(grep -m1 "the guest's console on node02" <<<"$text" | grep -oE 'memsum=[
 expect_ne "$before" "" "the guest printed its memory checksum on node01"
 expect_eq "$after" "$before" "the guest's memory checksum on node02 is the one of node01"
 for f in completed sourceNode targetNode startTimestamp endTimestamp migrationUid downtimeMs; do
-  expect_match "$text" "^  $f: " "the printed migrationState has $f"
+  expect_match "$text" "  $f: " "the printed migrationState has $f"
 done
-expect_match "$text" '^  targetNode: node02$' "migrationState.targetNode: node02"
+expect_match "$text" '  targetNode: node02' "migrationState.targetNode: node02"
+expect_match "$text" 'vmi-database +[0-9]+s +Running +node01 +True +False' "vmi-database runs, LiveMigratable False"
 expect_match "$text" 'denied the request: VMI default/vmi-database is not live migratable.*ReadWriteMany' \
   "the ReadWriteOnce VM's migration is refused with the reason"
 expect_match "$text" 'forecast: will not converge: the guest dirties' "the busy VM: forecast will not converge"

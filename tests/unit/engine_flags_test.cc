@@ -21,6 +21,22 @@ TEST_CASE("engine flags have the documented defaults and derive the migration ad
   CHECK(f->metrics_port == 9100);
   CHECK(f->lease_duration_seconds == 40);
   CHECK_FALSE(f->migration_tls);
+  CHECK(f->bridge.empty());
+  CHECK(f->nfs_mount_dir.empty());
+}
+
+TEST_CASE("the host bridge and the NFS mount directory are settings of the node") {
+  auto f = ParseFlags({"--node-name=n", "--advertise-libvirt-uri=qemu+tcp://h/system",
+                       "--bridge=br0", "--nfs-mount-dir=/mnt/nfs"},
+                      true);
+  REQUIRE(f.ok());
+  CHECK(f->bridge == "br0");
+  CHECK(f->nfs_mount_dir == "/mnt/nfs");
+  auto bad = ParseFlags({"--node-name=n", "--advertise-libvirt-uri=qemu+tcp://h/system",
+                         "--nfs-mount-dir=mnt/nfs", "--bridge="},
+                        true);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("--nfs-mount-dir \"mnt/nfs\": must be an absolute path"));
 }
 
 TEST_CASE("the domain type defaults to qemu (TCG) where /dev/kvm is missing") {
