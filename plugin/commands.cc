@@ -20,6 +20,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/object.h"
+#include "plugin/evacuate.h"
 #include "plugin/progress.h"
 #include "plugin/view.h"
 #include "plugin/yaml_out.h"
@@ -32,6 +33,7 @@ using std::chrono::seconds;
 
 const kube::ResourceRef kVMIMRef{"kubevirt.io", "v1", "virtualmachineinstancemigrations", true};
 const kube::ResourceRef kVMIRef{"kubevirt.io", "v1", "virtualmachineinstances", true};
+const kube::ResourceRef kNodeRef{"", "v1", "nodes", false};
 constexpr const char* kVMIMResource = "virtualmachineinstancemigration.kubevirt.io";
 
 // A non-terminal progress line at most this often (plus one per phase change).
@@ -211,8 +213,8 @@ class App {
     }
     ns_ = config->namespace_;
     auto warn = [this](const std::string& w) { io_.err << "Warning: " << w << "\n"; };
-    const bool creates = o_.command == Command::kMigrate;
-    if (!creates || o_.wait) {
+    const bool creates = o_.command == Command::kMigrate || o_.command == Command::kEvacuate;
+    if (!creates || o_.wait || o_.command == Command::kEvacuate) {
       auto client = kube::Client::Create(*config);
       if (!client.ok()) return client.status();
       client_ = std::move(*client);
@@ -241,6 +243,10 @@ class App {
         return StatusCmd();
       case Command::kList:
         return List();
+      case Command::kEvacuate:
+        return Evacuate();
+      case Command::kUncordon:
+        return Uncordon();
       default:
         return kExitUsage;
     }
@@ -499,6 +505,188 @@ class App {
       }
       l.lock();
     }
+  }
+
+  // ---------------------------------------------------------- node maintenance
+
+  int Uncordon() {
+    auto patched = client_->Patch(kNodeRef, "", o_.node, kube::PatchType::kMerge,
+                                  R"({"spec":{"unschedulable":null}})", {});
+    if (!patched.ok()) return Fail(patched.status());
+    io_.out << "node/" << o_.node << " uncordoned\n";
+    return kExitOk;
+  }
+
+  // The body of an evacuation's migration of `e`.
+  std::string EvacuationBody(const Evacuee& e) const {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("apiVersion");
+    w.String("kubevirt.io/v1");
+    w.Key("kind");
+    w.String("VirtualMachineInstanceMigration");
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("generateName");
+    w.String((e.name.substr(0, 200) + "-evacuation-").c_str());
+    w.Key("namespace");
+    w.String(e.ns.c_str());
+    w.Key("labels");
+    w.StartObject();
+    if (api::IsLabelValue(e.name)) {
+      w.Key(api::kLabelVMIName.data(), static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
+      w.String(e.name.c_str());
+    }
+    if (api::IsLabelValue(o_.node)) {
+      w.Key("kubemigrate.io/evacuated-node");
+      w.String(o_.node.c_str());
+    }
+    w.EndObject();
+    w.EndObject();
+    w.Key("spec");
+    w.StartObject();
+    w.Key("vmiName");
+    w.String(e.name.c_str());
+    w.EndObject();
+    w.EndObject();
+    return buf.GetString();
+  }
+
+  // Cordon, then create a migration for every migratable VMI of the node as
+  // the limits admit them, and follow them (list VMIMs and VMIs once a second:
+  // a node's VMIs are in any namespace, and two LISTs cost less than a watch
+  // per VMI). Decisions in plugin/evacuate.h.
+  int Evacuate() {
+    auto node = client_->Get(kNodeRef, "", o_.node);
+    if (!node.ok()) return Fail(node.status());
+    auto vmis = client_->List(kVMIRef, "");
+    if (!vmis.ok()) return Fail(vmis.status());
+    std::vector<Evacuee> plan = PlanEvacuation(vmis->items, o_.node);
+
+    if (o_.dry_run != DryRun::kNone) {
+      io_.out << "node/" << o_.node << " would be cordoned (dry run)\n";
+      for (const Evacuee& e : plan) {
+        if (e.state == Evacuee::State::kWaiting) {
+          io_.out << "would migrate " << e.Key() << "\n";
+        } else {
+          io_.out << "cannot migrate " << e.Key() << ": " << e.reason << "\n";
+        }
+      }
+      if (plan.empty()) io_.out << "no running VMI on node " << o_.node << "\n";
+      return kExitOk;
+    }
+
+    auto cordoned = client_->Patch(kNodeRef, "", o_.node, kube::PatchType::kMerge,
+                                   R"({"spec":{"unschedulable":true}})", {});
+    if (!cordoned.ok()) return Fail(cordoned.status());
+    io_.out << "node/" << o_.node << " cordoned\n";
+    io_.out.flush();
+    if (plan.empty()) {
+      io_.err << "no running VMI on node " << o_.node << "\n";
+      return kExitOk;
+    }
+    for (const Evacuee& e : plan) {
+      if (e.state != Evacuee::State::kWaiting) {
+        io_.err << e.Key() << ": "
+                << (e.state == Evacuee::State::kNotMigratable ? "not migratable: " : "failed: ")
+                << e.reason << "\n";
+      }
+    }
+
+    WaitingScope waiting(intr_);
+    const auto start = Clock::now();
+    const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
+    std::map<std::string, std::string> shown;      // evacuee key -> last progress bucket
+    std::map<std::string, std::string> refusal;    // evacuee key -> last limit message shown
+    kube::CreateOptions co;
+    co.field_manager = "kubectl-migrate";
+    auto finished = [&] {
+      for (const Evacuee& e : plan) {
+        if (e.state == Evacuee::State::kWaiting) return false;
+        if (o_.wait && e.state == Evacuee::State::kMigrating) return false;
+      }
+      return true;
+    };
+    int code = kExitOk;
+    while (!finished()) {
+      auto vmims = client_->List(kVMIMRef, "");
+      auto now_vmis = client_->List(kVMIRef, "");
+      if (!vmims.ok() || !now_vmis.ok()) {
+        // A blip of the API server: say so, and try again next round.
+        io_.err << "warning: " << FormatError(vmims.ok() ? now_vmis.status() : vmims.status())
+                << "; retrying\n";
+      } else {
+        std::map<std::string, const kube::Object*> by_name, vmi_by_key;
+        for (const kube::Object& m : vmims->items) by_name[m.Key()] = &m;
+        for (const kube::Object& v : now_vmis->items) vmi_by_key[v.Key()] = &v;
+        auto unfinished = UnfinishedMigrations(vmims->items);
+        for (Evacuee& e : plan) {
+          const kube::Object* vmi = vmi_by_key.count(e.Key()) ? vmi_by_key[e.Key()] : nullptr;
+          if (e.state == Evacuee::State::kWaiting) {
+            if (auto it = unfinished.find(e.Key()); it != unfinished.end()) {
+              e.state = Evacuee::State::kMigrating;
+              e.vmim = it->second->name;
+              io_.err << e.Key() << ": following its migration in progress " << e.vmim << "\n";
+            } else {
+              auto created = create_client_->Create(kVMIMRef, e.ns, EvacuationBody(e), co);
+              if (created.ok()) {
+                e.state = Evacuee::State::kMigrating;
+                e.vmim = created->name;
+                e.reason.clear();
+                io_.err << e.Key() << ": migration " << e.vmim << " created\n";
+                continue;  // not in this round's list yet: observed from the next one
+              } else if (IsLimitDenial(created.status())) {
+                e.reason = "waiting for a free slot: " + created.status().message();
+                if (refusal[e.Key()] != created.status().message()) {
+                  refusal[e.Key()] = created.status().message();
+                  io_.err << e.Key() << ": " << e.reason << "\n";
+                }
+              } else {
+                e.state = Evacuee::State::kFailed;
+                e.reason = FormatError(created.status());
+                io_.err << e.Key() << ": failed: " << e.reason << "\n";
+              }
+            }
+          }
+          if (e.state == Evacuee::State::kMigrating) {
+            const std::string key = e.ns + "/" + e.vmim;
+            const kube::Object* m = by_name.count(key) ? by_name[key] : nullptr;
+            std::string line = Observe(e, m, vmi, shown[e.Key()]);
+            if (!line.empty()) io_.err << line << "\n";
+          }
+        }
+        io_.err.flush();
+      }
+      if (finished()) break;
+      if (Clock::now() >= deadline) {
+        io_.err << "error: timed out after "
+                << FormatDuration(std::chrono::duration_cast<seconds>(Clock::now() - start))
+                << "; the migrations started go on\n";
+        code = kExitTimedOut;
+        break;
+      }
+      if (SleepInterruptibly(std::min(deadline, Clock::now() + seconds(1)))) {
+        code = kExitInterrupted;
+        break;
+      }
+    }
+    if (code == kExitInterrupted) {
+      if (o_.cancel_on_interrupt) {
+        for (const Evacuee& e : plan) {
+          if (e.state != Evacuee::State::kMigrating) continue;
+          base::Status s = client_->Delete(kVMIMRef, e.ns, e.vmim, {});
+          io_.err << "Interrupted; " << (s.ok() ? "cancelled " : "could not cancel ") << e.ns
+                  << "/" << e.vmim << (s.ok() ? "" : ": " + FormatError(s)) << "\n";
+        }
+      } else {
+        io_.err << "Interrupted; the migrations started go on (node " << o_.node
+                << " stays cordoned). See: kubectl migrate list -A\n";
+      }
+    }
+    EvacuationSummary summary = Summarize(o_.node, plan, o_.wait);
+    io_.err << summary.text;
+    return code != kExitOk ? code : summary.exit_code;
   }
 
   int Interrupted(const std::string& vmim_name) {
@@ -889,10 +1077,13 @@ int Complete(const std::vector<std::string>& args, const Io& io) {
                   "--request-timeout",
                   "--help"};
   } else if (positional.empty()) {
-    candidates = {"cancel", "status", "list", "version", "completion"};
+    candidates = {"cancel", "status", "list", "evacuate", "uncordon", "version", "completion"};
     names_of(kVMIRef, true);
   } else if (positional.size() == 1 && (positional[0] == "cancel" || positional[0] == "status")) {
     names_of(kVMIRef, true);
+  } else if (positional.size() == 1 &&
+             (positional[0] == "evacuate" || positional[0] == "uncordon")) {
+    names_of(kNodeRef, false);
   } else if (positional.size() == 1 && positional[0] == "completion") {
     candidates = {"bash", "zsh"};
   }

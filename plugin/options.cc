@@ -10,12 +10,15 @@
 namespace plugin {
 namespace {
 
-constexpr const char* kSubcommands[] = {"cancel", "status", "list", "version", "completion", "help"};
+constexpr const char* kSubcommands[] = {"cancel",   "status",  "list",       "evacuate",
+                                        "uncordon", "version", "completion", "help"};
 
 std::optional<Command> SubcommandOf(std::string_view word) {
   if (word == "cancel") return Command::kCancel;
   if (word == "status") return Command::kStatus;
   if (word == "list") return Command::kList;
+  if (word == "evacuate") return Command::kEvacuate;
+  if (word == "uncordon") return Command::kUncordon;
   if (word == "version") return Command::kVersion;
   if (word == "completion") return Command::kCompletion;
   if (word == "help") return Command::kHelp;
@@ -183,6 +186,12 @@ base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
     } else if (p == "list") {
       o.command = Command::kList;
       first = 1;
+    } else if (p == "evacuate") {
+      o.command = Command::kEvacuate;
+      first = 1;
+    } else if (p == "uncordon") {
+      o.command = Command::kUncordon;
+      first = 1;
     } else if (p == "version") {
       o.command = Command::kVersion;
       first = 1;
@@ -196,8 +205,8 @@ base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
         auto sub = SubcommandOf(positional[1]);
         if (!sub || *sub == Command::kHelp) {
           return base::InvalidArgument("unknown command \"" + positional[1] +
-                                       "\": the commands are cancel, status, list, version, "
-                                       "completion");
+                                       "\": the commands are cancel, status, list, evacuate, "
+                                       "uncordon, version, completion");
         }
         o.help_for = *sub;
       }
@@ -212,6 +221,10 @@ base::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       return base::InvalidArgument("completion needs one shell: bash or zsh");
     }
     o.shell = rest[0];
+  } else if (o.command == Command::kEvacuate || o.command == Command::kUncordon) {
+    if (rest.empty()) return base::InvalidArgument("a node name is required");
+    if (rest.size() > 1) return base::InvalidArgument("unexpected argument \"" + rest[1] + "\"");
+    o.node = rest[0];
   } else if (wants_vmi) {
     if (rest.empty()) return base::InvalidArgument("a VMI name is required");
     if (rest.size() > 1) return base::InvalidArgument("unexpected argument \"" + rest[1] + "\"");
@@ -239,21 +252,30 @@ base::Status Validate(const Options& o) {
     problems.push_back("invalid --to node name \"" + o.to_node +
                        "\": must be a DNS-1123 subdomain");
   }
+  const bool is_evacuate = o.command == Command::kEvacuate;
+  if ((is_evacuate || o.command == Command::kUncordon) && !api::IsDns1123Subdomain(o.node)) {
+    problems.push_back("invalid node name \"" + o.node + "\": must be a DNS-1123 subdomain");
+  }
   bool is_migrate = o.command == Command::kMigrate;
   if (!is_migrate) {
     if (!o.to_node.empty()) problems.push_back("--to applies only to creating a migration");
-    if (o.dry_run != DryRun::kNone)
-      problems.push_back("--dry-run applies only to creating a migration");
-    if (o.retry_on_limit)
-      problems.push_back("--retry-on-limit applies only to creating a migration");
-    if (o.cancel_on_interrupt) {
-      problems.push_back("--cancel-on-interrupt applies only to creating a migration");
+    if (o.dry_run != DryRun::kNone && !is_evacuate)
+      problems.push_back("--dry-run applies only to creating a migration and to evacuate");
+    if (o.retry_on_limit) {
+      problems.push_back(is_evacuate ? "--retry-on-limit: evacuate always waits for free slots"
+                                     : "--retry-on-limit applies only to creating a migration");
+    }
+    if (o.cancel_on_interrupt && !is_evacuate) {
+      problems.push_back("--cancel-on-interrupt applies only to creating a migration and to evacuate");
     }
     if (o.output != OutputFormat::kDefault && o.command != Command::kList)
       problems.push_back("-o applies only to creating a migration and to list");
   }
-  if (o.command != Command::kMigrate && o.command != Command::kCancel && o.wait) {
-    problems.push_back("--wait applies only to creating or cancelling a migration");
+  if (o.command != Command::kMigrate && o.command != Command::kCancel && !is_evacuate && o.wait) {
+    problems.push_back("--wait applies only to creating or cancelling a migration and to evacuate");
+  }
+  if (is_evacuate && o.wait && o.dry_run != DryRun::kNone) {
+    problems.push_back("--wait cannot be combined with --dry-run");
   }
   if (o.all_namespaces && o.command != Command::kList) {
     problems.push_back("-A/--all-namespaces applies only to list");
@@ -324,6 +346,49 @@ Flags:
   -A, --all-namespaces          all namespaces
   -o, --output name|json|yaml   the VMIMs as stored, as kubectl get -o prints them
 )") + kConnection;
+    case Command::kEvacuate:
+      return std::string(R"(Empty a node of its running VMIs: cordon it, then live-migrate each VMI to other nodes.
+
+Usage:
+  kubectl migrate evacuate NODE [--wait [--timeout D]] [--dry-run] [--cancel-on-interrupt]
+
+The node is cordoned first (spec.unschedulable: no VMI and no migration goes there). Every
+Running VMI of the node, in all namespaces, gets a VirtualMachineInstanceMigration; the cluster's
+limits (parallelMigrationsPerCluster, parallelOutboundMigrationsPerNode) are kept: a migration
+refused for a limit is created again as slots free up. A VMI that already has a migration in
+progress is followed, not migrated twice. VMIs whose LiveMigratable condition is False stay, and
+the summary says why. One line per VMI on stderr when its state changes; the summary at the end.
+
+Examples:
+  # What would happen, changing nothing
+  kubectl migrate evacuate node01 --dry-run
+
+  # Empty node01 and wait until every VMI has moved, at most 30 minutes
+  kubectl migrate evacuate node01 --wait --timeout 30m
+
+  # Undo the cordon after the maintenance
+  kubectl migrate uncordon node01
+
+Flags:
+      --wait                    wait until every migration has ended (without it: until every
+                                migratable VMI has its migration admitted)
+      --timeout DURATION        stop waiting after DURATION (30s, 5m, 1h)
+      --dry-run                 list what would happen; change nothing (not even the cordon)
+      --cancel-on-interrupt     Ctrl-C cancels the migrations it started that have not ended
+                                (without it they go on, and the node stays cordoned)
+)") + kConnection + R"(
+Exit codes: 0 every VMI moved (with --wait) or has its migration admitted (without); 1 a VMI
+is not migratable, a migration failed or could not be created, or the node does not exist;
+3 timed out; 130 interrupted.
+)";
+    case Command::kUncordon:
+      return std::string(R"(Make a node schedulable again (spec.unschedulable removed), after an evacuate.
+
+Usage:
+  kubectl migrate uncordon NODE
+)") + kConnection + R"(
+Exit codes: 0 done (also when it was not cordoned); 1 the node does not exist or the request failed.
+)";
     case Command::kVersion:
       return R"(Print the version of kubectl-migrate.
 
@@ -350,6 +415,8 @@ Usage:
   kubectl migrate cancel VMI [--wait [--timeout D]]
   kubectl migrate status VMI
   kubectl migrate list [-A] [-o name|json|yaml]
+  kubectl migrate evacuate NODE [--wait [--timeout D]] [--dry-run] [--cancel-on-interrupt]
+  kubectl migrate uncordon NODE
   kubectl migrate version
   kubectl migrate completion bash|zsh
 
@@ -370,6 +437,9 @@ Examples:
 
   # All migrations in all namespaces
   kubectl migrate list -A
+
+  # Node maintenance: move every VMI off node01, within the cluster's limits
+  kubectl migrate evacuate node01 --wait
 
   # Completion for kubectl-migrate in bash (kubectl migrate <TAB> uses kubectl_complete-migrate)
   source <(kubectl migrate completion bash)

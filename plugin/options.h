@@ -24,7 +24,17 @@ inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitTimedOut = 3;       // --timeout passed while waiting
 inline constexpr int kExitInterrupted = 130;  // SIGINT while waiting (128 + 2, as shells do)
 
-enum class Command { kMigrate, kCancel, kStatus, kList, kVersion, kHelp, kCompletion };
+enum class Command {
+  kMigrate,
+  kCancel,
+  kStatus,
+  kList,
+  kEvacuate,
+  kUncordon,
+  kVersion,
+  kHelp,
+  kCompletion
+};
 enum class OutputFormat { kDefault, kName, kJson, kYaml };
 enum class DryRun { kNone, kClient, kServer };
 
@@ -34,6 +44,7 @@ struct Options {
   // "help cancel"); kMigrate for the plugin's own help.
   Command help_for = Command::kMigrate;
   std::string vmi;    // the positional VMI name (kMigrate, kCancel, kStatus)
+  std::string node;   // the positional node name (kEvacuate, kUncordon)
   std::string shell;  // kCompletion: "bash" or "zsh"
 
   // kubectl's connection flags; empty means "not given".

@@ -19,7 +19,8 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# e2e_up [MIGRATIONS_YAML]: the guest, both nodes, devcluster, CRDs, KubeVirt (LiveMigration on;
+# e2e_up [MIGRATIONS_YAML]: the guest, both nodes, devcluster (with E2E_WEBHOOK=1: and the
+# migration-webhook admitting every VMIM), CRDs, KubeVirt (LiveMigration on;
 # `migrations` from the argument, default: unlimited bandwidth), Node objects, the guest image
 # directory on both nodes. Exits the script when something cannot start.
 e2e_up() {
@@ -33,8 +34,12 @@ e2e_up() {
     mkdir -p "$d/images/km-guest"
     cp "$GUEST_DIR/vmlinuz" "$GUEST_DIR/initrd.img" "$d/images/km-guest/"
   done
-  start_devcluster
-  install_crds
+  if [[ ${E2E_WEBHOOK:-0} == 1 ]]; then
+    start_migration_webhook # devcluster with the webhook's Service, the CRDs, the webhook
+  else
+    start_devcluster
+    install_crds
+  fi
   export PATH=$KM_BIN_DIR:$PATH # kubectl finds kubectl-migrate there
   expect_ok k create namespace kubevirt
   cat >"$TEST_TMP/cluster.yaml" <<YAML
