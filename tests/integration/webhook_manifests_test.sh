@@ -83,6 +83,7 @@ expect_eq "$(jq -c "$C.securityContext | [.privileged, .allowPrivilegeEscalation
 expect_eq "$(jq -r "$C.env[] | select(.name == \"NODE_NAME\") | .valueFrom.fieldRef.fieldPath" <<<"$DS")" "spec.nodeName" \
   "NODE_NAME from the downward API (spec.nodeName)"
 EARGS=$(jq -r "$C.args | join(\" \")" <<<"$DS")
+# shellcheck disable=SC2016  # the literal $(NODE_NAME) the kubelet expands
 for a in '--node-name=$(NODE_NAME)' --libvirt-uri=qemu:///system --domain-type=kvm --metrics-port=9186 \
   --healthz-port=9187 --image-dir=/var/lib/kubemigrate/images --data-dir=/var/lib/kubemigrate/disks \
   --kubevirt-namespace=kubevirt; do
