@@ -24,6 +24,8 @@ PACKAGES=(
   # the engine's node files (engine/node_files.h): cloud-init NoCloud ISOs (genisoimage, whose
   # isoinfo the unit tests read them back with) and containerDisk overlays (qemu-img)
   genisoimage qemu-utils
+  # monitoring tests (tests/monitoring): promtool (`check metrics`, `check rules`, `test rules`)
+  prometheus
 )
 
 missing=()

@@ -1,7 +1,7 @@
 // devcluster: a local Kubernetes API server for tests and the demo.
 //
 //   devcluster --dir DIR [--port N] [--service-endpoint NAMESPACE/NAME=HOST:PORT ...]
-//              [--watch-window N]
+//              [--watch-window N] [--audit-log-path FILE]
 //
 // Prints "devcluster ready on https://127.0.0.1:PORT" once it serves and
 // stops cleanly on SIGTERM or SIGINT.
@@ -22,7 +22,8 @@ namespace {
 int Usage(const char* why) {
   fprintf(stderr,
           "error: %s\nusage: devcluster --dir DIR [--port N] "
-          "[--service-endpoint NAMESPACE/NAME=HOST:PORT ...] [--watch-window N]\n",
+          "[--service-endpoint NAMESPACE/NAME=HOST:PORT ...] [--watch-window N] "
+          "[--audit-log-path FILE]\n",
           why);
   return 2;
 }
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
       long n = v ? strtol(v, &end, 10) : -1;
       if (v == nullptr || *end != '\0' || n < 1) return Usage("--watch-window needs a positive number");
       opts.watch_window = static_cast<size_t>(n);
+    } else if (a == "--audit-log-path") {
+      const char* v = value("--audit-log-path");
+      if (v == nullptr || *v == '\0') return Usage("--audit-log-path needs a file name");
+      opts.audit_log_path = v;
     } else if (a == "-h" || a == "--help") {
       Usage("help requested");
       return 0;

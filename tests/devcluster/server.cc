@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "kube/api_status.h"
 #include "tests/devcluster/admission.h"
+#include "tests/devcluster/audit.h"
 #include "tests/devcluster/auth.h"
 #include "tests/devcluster/builtin_types.h"
 #include "tests/devcluster/convert.h"
@@ -218,6 +219,7 @@ struct ApiServer::Impl {
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
   RequestMetrics metrics;
+  std::unique_ptr<AuditLog> audit;  // with --audit-log-path
 
   // One API request after authentication and path parsing.
   struct Call {
@@ -363,7 +365,10 @@ struct ApiServer::Impl {
   }
 
   void Serve(const httplib::Request& req, httplib::Response& res);
-  void Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels);
+  // `who` receives the authenticated user (left empty for public paths and
+  // 401s), for the audit log.
+  void Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels,
+              std::optional<UserInfo>* who);
   void HandleResource(Call& c, bool has_name_segment);
   void List(Call& c);
   void Watch(Call& c);
@@ -507,6 +512,14 @@ std::string ApiServer::Impl::DiscoveryResourceList(const std::string& group, con
 // their stream starts.
 void ApiServer::Impl::Serve(const httplib::Request& req, httplib::Response& res) {
   RequestLabels labels = ClassifyRequest(req.method, req.path, req.params, req.get_header_value("Content-Type"));
+  const std::string received = audit ? base::FormatRfc3339Micro(SysClock::now()) : std::string();
+  std::optional<UserInfo> who;
+  // Logged with the status the client gets, before the response is written
+  // (like the metrics), so a client that has its answer finds it logged.
+  auto log = [&](int code) {
+    if (!audit || !who.has_value()) return;
+    audit->Write(AuditLine(ResolveRequestInfo(req.method, req.path, req.params), *who, req.target, code, received));
+  };
   try {
     if (req.method == "OPTIONS") {
       ReplyError(res, ApiErr(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
@@ -514,16 +527,19 @@ void ApiServer::Impl::Serve(const httplib::Request& req, httplib::Response& res)
       ReplyError(res, ApiErr(413, "RequestEntityTooLarge",
                              "Request entity too large: limit is " + std::to_string(opts.max_body_bytes)));
     } else {
-      Handle(req, res, labels);
+      Handle(req, res, labels, &who);
     }
   } catch (...) {
     metrics.CountRequest(labels, 500);  // what the exception handler answers
+    log(500);
     throw;
   }
   metrics.CountRequest(labels, res.status == -1 ? 200 : res.status);  // -1: httplib's default, sent as 200
+  log(res.status == -1 ? 200 : res.status);
 }
 
-void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels) {
+void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res, const RequestLabels& labels,
+                             std::optional<UserInfo>* who) {
   const std::string& path = req.path;
   // Health and version are public, as with kube-apiserver's default RBAC.
   if (req.method == "GET" && (path == "/healthz" || path == "/livez" || path == "/readyz")) {
@@ -550,6 +566,7 @@ void ApiServer::Impl::Handle(const httplib::Request& req, httplib::Response& res
     return;
   }
   c.user = *user;
+  *who = user;
 
   if (path == "/metrics") {
     if (req.method != "GET") {
@@ -1740,6 +1757,11 @@ base::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(const ServerOptions
   auto auth = Authenticator::Create(options.dir, impl->ca);
   if (!auth.ok()) return auth.status();
   impl->auth = std::move(*auth);
+  if (!options.audit_log_path.empty()) {
+    auto audit = AuditLog::Create(options.audit_log_path);
+    if (!audit.ok()) return audit.status();
+    impl->audit = std::move(*audit);
+  }
   impl->admission = std::make_unique<Admission>(options.service_endpoints);
   // Built-in namespaces, as a fresh cluster has them.
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {

@@ -21,6 +21,7 @@ struct ServerOptions {
   size_t watch_window = 10000;     // recent events kept for watches
   size_t max_body_bytes = 3 * 1024 * 1024;  // kube-apiserver's limit
   int threads = 256;               // each open watch holds one
+  std::string audit_log_path;      // non-empty: one JSON line per request (audit.h)
 };
 
 class ApiServer {

@@ -22,7 +22,8 @@ trap e2e_cleanup EXIT
 # e2e_up [MIGRATIONS_YAML]: the guest, both nodes, devcluster (with E2E_WEBHOOK=1: and the
 # migration-webhook admitting every VMIM), CRDs, KubeVirt (LiveMigration on;
 # `migrations` from the argument, default: unlimited bandwidth), Node objects, the guest image
-# directory on both nodes. Exits the script when something cannot start.
+# directory on both nodes. Exits the script when something cannot start. devcluster gets the
+# extra arguments of the array E2E_DEVCLUSTER_ARGS, when set.
 e2e_up() {
   local migrations=${1:-"{bandwidthPerMigration: 0}"}
   ((EUID == 0)) || { fail "must run as root (libvirt nodes in mount namespaces)"; finish; }
@@ -37,7 +38,7 @@ e2e_up() {
   if [[ ${E2E_WEBHOOK:-0} == 1 ]]; then
     start_migration_webhook # devcluster with the webhook's Service, the CRDs, the webhook
   else
-    start_devcluster
+    start_devcluster ${E2E_DEVCLUSTER_ARGS[@]+"${E2E_DEVCLUSTER_ARGS[@]}"}
     install_crds
   fi
   export PATH=$KM_BIN_DIR:$PATH # kubectl finds kubectl-migrate there
@@ -66,7 +67,8 @@ node_uri() { if [[ $1 == node01 ]]; then echo "$KM_E2E_NODE01_URI"; else echo "$
 node_data() { if [[ $1 == node01 ]]; then echo "$KM_E2E_NODE01_DATA"; else echo "$KM_E2E_NODE02_DATA"; fi; }
 
 # start_engine NODE: the node's engine, inside the node's mount namespace; its log in
-# $TEST_TMP/engine-NODE.log (appended to across restarts); ENGINE_PID[NODE] is its pid.
+# $TEST_TMP/engine-NODE.log (appended to across restarts); ENGINE_PID[NODE] is its pid. It uses
+# ENGINE_KUBECONFIG when set (another identity than the admin's), else KUBECONFIG.
 start_engine() {
   local node=$1 log=$TEST_TMP/engine-$1.log uri
   uri=$(node_uri "$node")
@@ -75,7 +77,7 @@ start_engine() {
   [[ -f $log ]] && mark=$(wc -l <"$log")
   "$E2E_DIR/nodes.sh" exec "$node" "$KM_BIN_DIR/migration-engine" --node-name "$node" \
     --libvirt-uri "$uri" --advertise-libvirt-uri "$uri" --migration-address 127.0.0.2 \
-    --kubeconfig "$KUBECONFIG" --image-dir "$NODE_DATA_DIR/images" --data-dir "$NODE_DATA_DIR" \
+    --kubeconfig "${ENGINE_KUBECONFIG:-$KUBECONFIG}" --image-dir "$NODE_DATA_DIR/images" --data-dir "$NODE_DATA_DIR" \
     --domain-type qemu --bind-address 127.0.0.1 --metrics-port 0 --healthz-port 0 \
     --lease-duration 15 >>"$log" 2>&1 &
   ENGINE_PID[$node]=$!

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The webhook's install artifacts: `kubectl kustomize` renders manifests/ and the cert-manager
-# variant with what docs/webhook.md promises (replicas, probes, hardening, least-privilege RBAC,
-# webhook settings), and certs/gen-certs.sh makes, keeps and renews certificates as documented.
-# The rendered webhook configuration is accepted by devcluster's API.
+# The install artifacts: `kubectl kustomize` renders manifests/ and the cert-manager variant with
+# what docs/webhook.md and docs/engine.md promise (the webhook's replicas, probes, hardening,
+# least-privilege RBAC, webhook settings; the engine DaemonSet's host access, privileges, flags
+# from the downward API, probes, metrics port and RBAC), and certs/gen-certs.sh makes, keeps and
+# renews certificates as documented. The rendered webhook configuration is accepted by
+# devcluster's API, and `kubectl apply -k manifests/` against devcluster stores every object of
+# a kind devcluster serves (the others are refused by kind, never by content).
 # shellcheck disable=SC2119 source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,8 +25,8 @@ section "kubectl kustomize manifests/"
 expect_ok k kustomize "$KM_SOURCE_DIR/manifests"
 RENDERED=$(yaml2json <<<"$OUT")
 expect_eq "$(jq -r '[.[] | .kind + "/" + .metadata.name] | sort | join(" ")' <<<"$RENDERED")" \
-  "ClusterRole/migration-webhook ClusterRoleBinding/migration-webhook CustomResourceDefinition/kubevirts.kubevirt.io CustomResourceDefinition/virtualmachineinstancemigrations.kubevirt.io CustomResourceDefinition/virtualmachineinstances.kubevirt.io Deployment/migration-webhook Namespace/kubevirt PodDisruptionBudget/migration-webhook Service/migration-webhook ServiceAccount/migration-webhook ValidatingWebhookConfiguration/migration-webhook" \
-  "CRDs and every webhook object are rendered"
+  "ClusterRole/migration-engine ClusterRole/migration-webhook ClusterRoleBinding/migration-engine ClusterRoleBinding/migration-webhook CustomResourceDefinition/kubevirts.kubevirt.io CustomResourceDefinition/virtualmachineinstancemigrations.kubevirt.io CustomResourceDefinition/virtualmachineinstances.kubevirt.io DaemonSet/migration-engine Deployment/migration-webhook Namespace/kubevirt PodDisruptionBudget/migration-webhook Role/migration-engine Role/migration-webhook RoleBinding/migration-engine RoleBinding/migration-webhook Service/migration-engine Service/migration-webhook ServiceAccount/migration-engine ServiceAccount/migration-webhook ValidatingWebhookConfiguration/migration-webhook" \
+  "CRDs, every webhook object and every engine object are rendered"
 
 section "Deployment"
 DEP=$(obj Deployment migration-webhook)
@@ -55,13 +58,75 @@ expect_eq "$(jq -c '.spec.template.metadata.labels["app.kubernetes.io/name"]' <<
 expect_eq "$(obj PodDisruptionBudget migration-webhook | jq -c '[.spec.minAvailable, .spec.selector.matchLabels]')" \
   '[1,{"app.kubernetes.io/name":"migration-webhook"}]' "PDB minAvailable 1"
 
-section "RBAC: get/list/watch on exactly what the webhook reads"
+section "RBAC: list/watch on exactly what the webhook reads (tests/e2e/rbac_test.sh proves it)"
 expect_eq "$(obj ClusterRole migration-webhook | jq -c '[.rules[] | {g: .apiGroups, r: (.resources|sort), v: (.verbs|sort)}]')" \
-  '[{"g":["kubevirt.io"],"r":["kubevirts","virtualmachineinstancemigrations","virtualmachineinstances"],"v":["get","list","watch"]},{"g":[""],"r":["persistentvolumeclaims"],"v":["get","list","watch"]}]' \
+  '[{"g":["kubevirt.io"],"r":["virtualmachineinstancemigrations","virtualmachineinstances"],"v":["list","watch"]},{"g":[""],"r":["persistentvolumeclaims"],"v":["list","watch"]}]' \
   "the ClusterRole"
-expect_eq "$(obj ClusterRoleBinding migration-webhook | jq -c '[.roleRef.name, .subjects]')" \
-  '["migration-webhook",[{"kind":"ServiceAccount","name":"migration-webhook","namespace":"kubevirt"}]]' \
-  "bound to the webhook's ServiceAccount"
+expect_eq "$(obj Role migration-webhook | jq -c '[.metadata.namespace, [.rules[] | {g: .apiGroups, r: .resources, v: (.verbs|sort)}]]')" \
+  '["kubevirt",[{"g":["kubevirt.io"],"r":["kubevirts"],"v":["list","watch"]}]]' \
+  "the Role in kubevirt: the KubeVirt object"
+for b in ClusterRoleBinding RoleBinding; do
+  expect_eq "$(obj $b migration-webhook | jq -c '[.roleRef.name, .subjects]')" \
+    '["migration-webhook",[{"kind":"ServiceAccount","name":"migration-webhook","namespace":"kubevirt"}]]' \
+    "$b: bound to the webhook's ServiceAccount"
+done
+
+section "engine DaemonSet"
+DS=$(obj DaemonSet migration-engine)
+C='.spec.template.spec.containers[0]'
+P='.spec.template.spec'
+expect_eq "$(jq -c "[.metadata.namespace, $P.serviceAccountName, $P.hostNetwork, $P.dnsPolicy, $P.hostPID, $P.hostIPC]" <<<"$DS")" \
+  '["kubevirt","migration-engine",true,"ClusterFirstWithHostNet",false,false]' \
+  "kubevirt namespace, its ServiceAccount, host network with cluster DNS, no host PID/IPC"
+expect_eq "$(jq -c "$C.securityContext | [.privileged, .allowPrivilegeEscalation, .capabilities.drop, .capabilities.add, .readOnlyRootFilesystem]" <<<"$DS")" \
+  '[false,false,["ALL"],null,true]' "not privileged, no escalation, no capability, read-only root"
+expect_eq "$(jq -r "$C.env[] | select(.name == \"NODE_NAME\") | .valueFrom.fieldRef.fieldPath" <<<"$DS")" "spec.nodeName" \
+  "NODE_NAME from the downward API (spec.nodeName)"
+EARGS=$(jq -r "$C.args | join(\" \")" <<<"$DS")
+# shellcheck disable=SC2016  # the literal $(NODE_NAME) the kubelet expands
+for a in '--node-name=$(NODE_NAME)' --libvirt-uri=qemu:///system --domain-type=kvm --metrics-port=9186 \
+  --healthz-port=9187 --image-dir=/var/lib/kubemigrate/images --data-dir=/var/lib/kubemigrate/disks \
+  --kubevirt-namespace=kubevirt; do
+  expect_contains "$EARGS" "$a" "the engine runs with $a"
+done
+expect_eq "$(jq -c "[$C.livenessProbe.httpGet, $C.readinessProbe.httpGet] | map([.path, .port])" <<<"$DS")" \
+  '[["/healthz","healthz"],["/readyz","healthz"]]' "liveness /healthz and readiness /readyz"
+expect_eq "$(jq -c "[$C.ports[] | [.name, .containerPort]]" <<<"$DS")" '[["metrics",9186],["healthz",9187]]' \
+  "metrics and health ports as the flags say"
+expect_eq "$(jq -c "[$P.volumes[] | [.name, .hostPath.path]]" <<<"$DS")" \
+  '[["libvirt-run","/var/run/libvirt"],["images","/var/lib/kubemigrate/images"],["disks","/var/lib/kubemigrate/disks"],["volumes","/var/lib/kubemigrate/volumes"]]' \
+  "host paths: libvirt's socket directory, images, disks, volumes"
+expect_eq "$(jq -c "[$C.volumeMounts[] | [.name, .mountPath, (.readOnly // false)]]" <<<"$DS")" \
+  '[["libvirt-run","/var/run/libvirt",true],["images","/var/lib/kubemigrate/images",true],["disks","/var/lib/kubemigrate/disks",false],["volumes","/var/lib/kubemigrate/volumes",true]]' \
+  "mounted at the host's paths (the domain XML names them); only the disk directory writable"
+# Every privilege is explained: a comment right above hostNetwork, runAsUser, capabilities and
+# each host mount in the source file.
+for key in "hostNetwork: true" "runAsUser: 0" "capabilities:" "- name: libvirt-run" "- name: disks"; do
+  expect_eq "$(grep -B1 -- "$key" "$KM_SOURCE_DIR/manifests/engine/daemonset.yaml" | head -1 | grep -c '^ *#')" "1" \
+    "a comment explains '$key'"
+done
+# The engine's own flag parser accepts the DaemonSet's arguments (bad flags exit 2 with every
+# problem listed; here it gets past them and stops at what this machine lacks: exit 1).
+# shellcheck disable=SC2016  # $(NODE_NAME) and $(NODE_IP) are the kubelet's, replaced here
+mapfile -t DS_ARGS < <(jq -r "$C.args[]" <<<"$DS" | sed 's/\$(NODE_NAME)/node01/; s/\$(NODE_IP)/10.0.0.1/')
+run "$KM_BIN_DIR/migration-engine" "${DS_ARGS[@]}" --kubeconfig "$TEST_TMP/no-such-kubeconfig"
+expect_eq "$RC" 1 "the engine accepts the DaemonSet's flags (exit 1: no kubeconfig here, not 2)"
+expect_contains "$ERR" "no-such-kubeconfig" "and stops at the kubeconfig it was given"
+expect_eq "$(obj Service migration-engine | jq -c '[.spec.clusterIP, .spec.ports[0].targetPort, .spec.selector]')" \
+  '["None","metrics",{"app.kubernetes.io/name":"migration-engine"}]' "a headless Service for the metrics port"
+
+section "engine RBAC (tests/e2e/rbac_test.sh proves it)"
+expect_eq "$(obj ClusterRole migration-engine | jq -c '[.rules[] | [.apiGroups[0], (.resources|join(",")), (.verbs|join(","))]]')" \
+  '[["kubevirt.io","virtualmachineinstances","list,watch,patch"],["kubevirt.io","virtualmachineinstances/status","patch"],["kubevirt.io","virtualmachineinstancemigrations","get,list,watch,patch,delete"],["kubevirt.io","virtualmachineinstancemigrations/status","patch"],["","nodes,persistentvolumeclaims,persistentvolumes","list,watch"],["","events","create"]]' \
+  "the ClusterRole: no create/update of VMIs or VMIMs, no secrets, no wildcard"
+expect_eq "$(obj Role migration-engine | jq -c '[.metadata.namespace, [.rules[] | [.apiGroups[0], (.resources|join(",")), (.verbs|join(","))]]]')" \
+  '["kubevirt",[["kubevirt.io","kubevirts","list,watch"],["coordination.k8s.io","leases","get,list,watch,create,update,patch"]]]' \
+  "the Role in kubevirt: the KubeVirt object and the Leases"
+for b in ClusterRoleBinding RoleBinding; do
+  expect_eq "$(obj $b migration-engine | jq -c '[.roleRef.name, .subjects]')" \
+    '["migration-engine",[{"kind":"ServiceAccount","name":"migration-engine","namespace":"kubevirt"}]]' \
+    "$b: bound to the engine's ServiceAccount"
+done
 
 section "ValidatingWebhookConfiguration"
 VWC=$(obj ValidatingWebhookConfiguration migration-webhook)
@@ -87,7 +152,8 @@ expect_eq "$(jq -r '.[] | select(.kind == "ValidatingWebhookConfiguration") | .m
 expect_eq "$(jq -c '.[] | select(.kind == "Certificate" and .metadata.name == "migration-webhook") | [.spec.secretName, .spec.privateKey.algorithm, .spec.privateKey.size, (.spec.dnsNames | sort)]' <<<"$CM")" \
   '["migration-webhook-certs","ECDSA",256,["migration-webhook","migration-webhook.kubevirt","migration-webhook.kubevirt.svc","migration-webhook.kubevirt.svc.cluster.local"]]' \
   "the serving Certificate: the Deployment's Secret, ECDSA P-256, the Service's names"
-expect_eq "$(jq -r '[.[] | select(.kind == "Deployment")] | length' <<<"$CM")" "1" "it includes the whole of manifests/"
+expect_eq "$(jq -r '[.[] | select(.kind == "Deployment" or .kind == "DaemonSet") | .kind] | join(" ")' <<<"$CM")" \
+  "Deployment DaemonSet" "it includes the whole of manifests/ (webhook and engine)"
 
 section "gen-certs.sh: arguments"
 expect_fail "$GEN" --service Bad_Name --namespace kube_virt --ip 1.2.3
@@ -142,5 +208,21 @@ expect_eq "$(json_field validatingwebhookconfiguration/migration-webhook '{.webh
 expect_ok k create namespace ns1
 expect_ok k apply -f "$D/secret.yaml"
 expect_eq "$(json_field secret/migration-webhook-certs '{.type}' -n ns1)" "kubernetes.io/tls"
+
+section "kubectl apply -k manifests/ against devcluster"
+# devcluster serves no apps/v1, policy/v1, rbac.authorization.k8s.io/v1 or Service objects
+# (docs/devcluster.md): kubectl reports each of those by kind and applies everything else.
+run k apply -k "$KM_SOURCE_DIR/manifests"
+UNSERVED=$(grep -v -e 'no matches for kind "\(Deployment\|DaemonSet\)" in version "apps/v1"' \
+  -e 'no matches for kind "PodDisruptionBudget" in version "policy/v1"' \
+  -e 'no matches for kind "\(ClusterRole\|ClusterRoleBinding\|Role\|RoleBinding\)" in version "rbac.authorization.k8s.io/v1"' \
+  -e 'no matches for kind "Service" in version "v1"' -e '^ensure CRDs are installed first' <<<"$ERR" | grep -v '^$')
+expect_eq "$UNSERVED" "" "every refusal is of a kind devcluster does not serve, none of content"
+expect_contains "$ERR" 'no matches for kind "DaemonSet" in version "apps/v1"' "the DaemonSet is among them"
+for o in customresourcedefinition/virtualmachineinstances.kubevirt.io customresourcedefinition/virtualmachineinstancemigrations.kubevirt.io \
+  customresourcedefinition/kubevirts.kubevirt.io validatingwebhookconfiguration/migration-webhook; do
+  expect_ok k get "$o"
+done
+expect_ok k get -n kubevirt serviceaccount/migration-engine serviceaccount/migration-webhook
 stop_devcluster
 finish
