@@ -6,7 +6,15 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +39,92 @@ thread_local int tls_last_verify_error = 0;
 int VerifyCallback(int preverify_ok, X509_STORE_CTX* ctx) {
   if (!preverify_ok) tls_last_verify_error = X509_STORE_CTX_get_error(ctx);
   return preverify_ok;
+}
+
+// OpenSSL's reason for this thread's last failed handshake ("wrong version
+// number", ...), read from its error queue right after httplib's failing call
+// and cleared; "" when the queue holds nothing (the peer closed the connection).
+// The first error is the cause: httplib's SSL_shutdown after the failure
+// adds "shutdown while in init" behind it.
+std::string TakeOpenSslReason() {
+  unsigned long last = ERR_get_error();
+  ERR_clear_error();
+  if (last == 0) return "";
+  const char* r = ERR_reason_error_string(last);
+  if (r) return r;
+  char buf[256];
+  ERR_error_string_n(last, buf, sizeof(buf));
+  return buf;
+}
+
+// What a failed request attempt left behind, for ConnectionError.
+struct AttemptFailure {
+  httplib::Error err = httplib::Error::Unknown;
+  int verify_error = 0;
+  std::string ssl_reason;
+  std::chrono::nanoseconds elapsed{0};     // from the start of the attempt
+  std::chrono::milliseconds read_timeout{0};  // the attempt's (0: config.timeout)
+};
+
+std::string FormatSeconds(std::chrono::nanoseconds d) {
+  double s = std::chrono::duration<double>(d).count();
+  char buf[32];
+  if (s == static_cast<double>(static_cast<int64_t>(s))) {
+    std::snprintf(buf, sizeof(buf), "%llds", static_cast<long long>(s));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1fs", s);
+  }
+  return buf;
+}
+
+// httplib 0.11.4 reports a failed connect only as Error::Connection and
+// keeps neither errno nor SO_ERROR, so the why comes from one connect of our
+// own to the same address, made only after a failure: "connection refused",
+// "no route to host", "cannot resolve ...", or "timed out after T".
+std::string DiagnoseConnect(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0 || timeout > std::chrono::seconds(10)) timeout = std::chrono::seconds(10);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0) return std::string("cannot resolve host \"") + host + "\": " + gai_strerror(gai);
+  std::string why = "no address for host \"" + host + "\"";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      why = std::string("socket: ") + std::strerror(errno);
+      continue;
+    }
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int e = rc == 0 ? 0 : errno;
+    if (e == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int n = poll(&p, 1, static_cast<int>(timeout.count()));
+      if (n == 0) {
+        e = ETIMEDOUT;
+      } else {
+        socklen_t len = sizeof(e);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
+      }
+    }
+    close(fd);
+    if (e == 0) {
+      why = "";  // reachable now: the failure was passing
+      break;
+    }
+    if (e == ETIMEDOUT) {
+      why = "timed out after " + FormatSeconds(timeout);
+    } else if (e == ECONNREFUSED) {
+      why = "connection refused";
+    } else {
+      std::string m = std::strerror(e);
+      if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+      why = m;
+    }
+  }
+  freeaddrinfo(res);
+  return why;
 }
 
 // The client key, with OpenSSL's reason when it does not parse. `key_type`
@@ -396,25 +490,77 @@ struct Transport::Impl {
     return out;
   }
 
-  // A transport-level failure as a Status; `sent` tells whether the request
-  // may have reached the server.
-  base::Status ConnectionError(httplib::Error err, int verify_error, bool& sent, bool& retryable) {
+  // "HOST:PORT" as dialled ("[::1]:6443" for IPv6).
+  std::string HostPort() const {
+    std::string h = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    return h + ":" + std::to_string(url.port);
+  }
+
+  // A transport-level failure as a Status that says what happened (refused,
+  // timed out after N s, closed, TLS and why); `sent` tells whether the
+  // request may have reached the server.
+  base::Status ConnectionError(const AttemptFailure& f, bool& sent, bool& retryable) {
+    const httplib::Error err = f.err;
     sent = !(err == httplib::Error::Connection || err == httplib::Error::ConnectionTimeout ||
              err == httplib::Error::SSLConnection || err == httplib::Error::SSLLoadingCerts ||
              err == httplib::Error::SSLServerVerification || err == httplib::Error::BindIPAddress);
     retryable = true;
-    std::string what = httplib::to_string(err);
-    if (verify_error != 0) {
+    const std::string where = config.server;
+    if (f.verify_error != 0) {
       retryable = false;  // a certificate that does not verify will not verify next time
-      return base::Unavailable("TLS handshake with " + config.server +
-                         " failed: certificate verification: " +
-                         X509_verify_cert_error_string(verify_error));
+      return base::Unavailable("TLS handshake with " + where +
+                               " failed: certificate verification: " +
+                               X509_verify_cert_error_string(f.verify_error));
     }
-    if (err == httplib::Error::Canceled) {
-      retryable = false;
-      return base::Aborted("request to " + config.server + " was cancelled");
+    const std::chrono::milliseconds connect_timeout = config.timeout;
+    const std::chrono::milliseconds read_timeout =
+        f.read_timeout.count() > 0 ? f.read_timeout : config.timeout;
+    switch (err) {
+      case httplib::Error::Canceled:
+        retryable = false;
+        return base::Aborted("request to " + where + " was cancelled");
+      case httplib::Error::Connection:
+      case httplib::Error::ConnectionTimeout: {
+        std::string why;
+        if (err == httplib::Error::ConnectionTimeout ||
+            (connect_timeout.count() > 0 && f.elapsed >= connect_timeout)) {
+          why = "timed out after " + FormatSeconds(connect_timeout);
+        } else {
+          why = DiagnoseConnect(url.host, url.port, connect_timeout);
+          if (why.empty()) why = "the connection failed (the address answers again now)";
+        }
+        return base::Unavailable("cannot connect to " + where + " (" + HostPort() + "): " + why);
+      }
+      case httplib::Error::SSLConnection:
+        return base::Unavailable(
+            "TLS handshake with " + where + " failed: " +
+            (f.ssl_reason.empty() ? std::string("the server closed the connection")
+                                  : f.ssl_reason +
+                                        (f.ssl_reason == "wrong version number"
+                                             ? " (does the server speak TLS? try http://)"
+                                             : "")));
+      case httplib::Error::SSLLoadingCerts:
+        retryable = false;
+        return base::Unavailable("TLS setup for " + where + " failed: cannot load certificates" +
+                                 (f.ssl_reason.empty() ? "" : ": " + f.ssl_reason));
+      case httplib::Error::SSLServerVerification:
+        retryable = false;
+        return base::Unavailable("TLS handshake with " + where +
+                                 " failed: the server's certificate does not verify");
+      case httplib::Error::Read:
+        if (read_timeout.count() > 0 && f.elapsed >= read_timeout) {
+          return base::Unavailable("no response from " + where + " within " +
+                                   FormatSeconds(read_timeout) + " (read timeout)");
+        }
+        return base::Unavailable(where + " closed the connection before it responded");
+      case httplib::Error::Write:
+        return base::Unavailable("sending the request to " + where +
+                                 " failed: the connection was closed");
+      case httplib::Error::BindIPAddress:
+        return base::Unavailable("cannot connect to " + where + ": cannot bind the local address");
+      default:
+        return base::Unavailable("request to " + where + " failed: " + httplib::to_string(err));
     }
-    return base::Unavailable("request to " + config.server + " failed: " + what);
   }
 
   std::chrono::nanoseconds Backoff(int attempt) {
@@ -489,10 +635,13 @@ struct Transport::Impl {
     httplib::Response hres;
     httplib::Error err = httplib::Error::Success;
     bool ok = false;
+    std::chrono::steady_clock::time_point started;
     while (true) {
       hres = httplib::Response();
       err = httplib::Error::Success;
       tls_last_verify_error = 0;
+      ERR_clear_error();
+      started = clock->Now();
       ok = cli->send(hreq, hres, err);
       // A pooled connection that the server closed while it sat idle fails
       // on write, before the server could act on the request: repeat once on
@@ -504,8 +653,14 @@ struct Transport::Impl {
       reused = false;
     }
     if (!ok) {
+      AttemptFailure f;
+      f.err = err;
+      f.verify_error = tls_last_verify_error;
+      f.ssl_reason = TakeOpenSslReason();
+      f.elapsed = clock->Now() - started;
+      f.read_timeout = req.read_timeout;
       bool sent = true, retryable = true;
-      base::Status s = ConnectionError(err, tls_last_verify_error, sent, retryable);
+      base::Status s = ConnectionError(f, sent, retryable);
       retry_this = retryable && (IsIdempotent(req.method) || !sent);
       return s;
     }
@@ -552,7 +707,8 @@ namespace {
 
 class StreamImpl final : public Transport::Stream {
  public:
-  StreamImpl(std::unique_ptr<httplib::ClientImpl> cli) : cli_(std::move(cli)) {}
+  StreamImpl(std::unique_ptr<httplib::ClientImpl> cli, base::Clock* clock)
+      : cli_(std::move(cli)), clock_(clock) {}
   ~StreamImpl() override {
     Stop();
     if (thread_.joinable()) thread_.join();
@@ -591,9 +747,13 @@ class StreamImpl final : public Transport::Stream {
       httplib::Response res;
       httplib::Error err = httplib::Error::Success;
       tls_last_verify_error = 0;
+      ERR_clear_error();
+      const auto started = clock_->Now();
       bool ok = cli_->send(req, res, err);
-      verify_error_ = tls_last_verify_error;
-      err_ = err;
+      failure_.elapsed = clock_->Now() - started;
+      failure_.verify_error = tls_last_verify_error;
+      failure_.ssl_reason = ok ? "" : TakeOpenSslReason();
+      failure_.err = err;
       bool was_established = established_;
       if (!was_established) {
         Established(base::Status(base::Code::kInternal, "not established"));
@@ -620,8 +780,8 @@ class StreamImpl final : public Transport::Stream {
     return established_ && status_ == 200;
   }
   int status() const { return status_; }
-  httplib::Error error() const { return err_; }
-  int verify_error() const { return verify_error_; }
+  // Valid after Join(), when the stream was not established.
+  const AttemptFailure& failure() const { return failure_; }
   const std::string& error_body() const { return error_body_; }
   void Join() {
     if (thread_.joinable()) thread_.join();
@@ -645,8 +805,8 @@ class StreamImpl final : public Transport::Stream {
   bool finished_ = false;
   std::atomic<bool> stopping_{false};
   std::atomic<int> status_{0};
-  std::atomic<int> verify_error_{0};
-  httplib::Error err_ = httplib::Error::Success;
+  base::Clock* clock_;
+  AttemptFailure failure_;  // written by the stream's thread before it finishes
   std::string error_body_;
 };
 
@@ -744,7 +904,7 @@ base::StatusOr<std::unique_ptr<Transport::Stream>> Transport::OpenStream(const H
     hreq.method = "GET";
     hreq.path = im.Target(request);
     hreq.headers = im.Headers(request, *creds);
-    auto stream = std::make_unique<StreamImpl>(std::move(*cli));
+    auto stream = std::make_unique<StreamImpl>(std::move(*cli), im.clock);
     stream->Start(std::move(hreq), on_chunk, on_done);
     if (stream->established()) return std::unique_ptr<Stream>(std::move(stream));
     stream->Join();
@@ -764,7 +924,9 @@ base::StatusOr<std::unique_ptr<Transport::Stream>> Transport::OpenStream(const H
       }
     } else {
       bool sent = true;
-      s = im.ConnectionError(stream->error(), stream->verify_error(), sent, retryable);
+      AttemptFailure f = stream->failure();
+      f.read_timeout = rt;
+      s = im.ConnectionError(f, sent, retryable);
     }
     if (!retryable || attempt >= im.retry.max_attempts) return s;
     im.clock->SleepFor(im.RetryAfterWait(s, attempt));

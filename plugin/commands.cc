@@ -383,9 +383,25 @@ class App {
     return kExitUsage;
   }
 
+  // `--to` the node the VMI already runs on would create a migration that can
+  // only fail (the engine finds no other target): refused here, before the
+  // create, with exit 1. Any other outcome of the GET (no VMI, no node yet, an
+  // error) is left to the server, which has the last word.
+  int CheckTargetIsNotSource() {
+    if (o_.to_node.empty()) return kExitOk;
+    auto vmi = create_client_->Get(kVMIRef, ns_, o_.vmi);
+    if (!vmi.ok()) return kExitOk;
+    const std::string node = Str(*vmi, "status.nodeName");
+    if (node != o_.to_node) return kExitOk;
+    io_.err << "error: VMI " << Quoted(o_.vmi) << " already runs on node " << Quoted(node)
+            << ": --to must name another node (or leave --to out to let the scheduler choose)\n";
+    return kExitFailed;
+  }
+
   int Migrate() {
     if (o_.dry_run != DryRun::kClient) {
       if (int code = CheckNotMistypedCommand(); code != kExitOk) return code;
+      if (int code = CheckTargetIsNotSource(); code != kExitOk) return code;
     }
     kube::Object created;
     if (o_.dry_run == DryRun::kClient) {

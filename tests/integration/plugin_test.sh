@@ -134,6 +134,19 @@ expect_eq "$(k get vmim -n other -o name | wc -l)" 2 "the context's namespace is
 expect_ok env KUBECONFIG=/nonexistent "$KUBECTL" migrate vmi-fedora -o name --kubeconfig "$KCFG2"
 expect_eq "$(k get vmim -n other -o name | wc -l)" 3 "--kubeconfig wins over KUBECONFIG"
 
+section "a dead API server: the error says what happened"
+# A kubeconfig whose server is a port nothing listens on (taken, then freed).
+DEAD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+KCFG_DEAD=$TEST_TMP/kubeconfig-dead
+cp "$KUBECONFIG" "$KCFG_DEAD"
+KUBECONFIG=$KCFG_DEAD k config set-cluster "$(KUBECONFIG=$KCFG_DEAD k config view --minify -o jsonpath='{.clusters[0].name}')" \
+  --server "https://127.0.0.1:$DEAD_PORT" >/dev/null
+run env KUBECONFIG="$KCFG_DEAD" "$KUBECTL" migrate status vmi-fedora
+expect_eq "$RC" 1 "a refused connection exits 1"
+expect_contains "$ERR" "error: cannot connect to https://127.0.0.1:$DEAD_PORT (127.0.0.1:$DEAD_PORT): connection refused" \
+  "a refused connection is named, with the address (was: failed: Connection)"
+expect_not_contains "$ERR" "failed: Connection" "no bare httplib error name"
+
 section "list and status"
 expect_ok km list
 expect_match "$(head -n1 <<<"$OUT")" '^NAME +VMI +PHASE +SOURCE +TARGET +PROGRESS +AGE$' "list has kubectl-like columns"

@@ -3,6 +3,10 @@
 // the wire. Servers are local plain-HTTP httplib servers on port 0.
 #include <httplib.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -227,6 +231,128 @@ TEST_CASE("a refused connection is retried for every verb and ends Unavailable",
     CHECK(r.status().http_code() == 0);
     CHECK(clock.Sleeps() == std::vector<std::chrono::nanoseconds>{200ms, 400ms});
   }
+}
+
+namespace {
+
+// A TCP socket listening on 127.0.0.1 and an ephemeral port that never
+// accepts: the kernel completes connections, nobody reads or answers. With
+// `close_each`, a thread accepts each connection and closes it at once.
+class SilentListener {
+ public:
+  explicit SilentListener(bool close_each = false) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(listen(fd_, 16) == 0);
+    socklen_t len = sizeof(a);
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    if (close_each) {
+      thread_ = std::thread([this] {
+        for (;;) {
+          int c = accept(fd_, nullptr, nullptr);
+          if (c < 0) return;  // the listener was shut down
+          close(c);
+        }
+      });
+    }
+  }
+  ~SilentListener() {
+    shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+kube::RetryPolicy Once() {
+  kube::RetryPolicy p;
+  p.max_attempts = 1;
+  return p;
+}
+
+}  // namespace
+
+// Before: "request to http://127.0.0.1:P failed: Connection" for all of these.
+TEST_CASE("a refused connection says refused, with the address", "[kube][transport]") {
+  int port;
+  {
+    LocalServer srv;
+    port = std::stoi(srv.url().substr(srv.url().rfind(':') + 1));
+  }
+  base::testing::FakeClock clock;
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto t = MakeTransport(PlainConfig(url), &clock, Once());
+  auto r = t->Do(Req("GET", "/x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == base::Code::kUnavailable);
+  CHECK(r.status().message() == "cannot connect to " + url + " (127.0.0.1:" +
+                                    std::to_string(port) + "): connection refused");
+  // A watch's establishment says the same.
+  kube::HttpRequest w = Req("GET", "/x");
+  auto s = t->OpenStream(w, [](std::string_view) { return true; }, [](const base::Status&) {});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message().find("connection refused") != std::string::npos);
+}
+
+TEST_CASE("an unresolvable host says so", "[kube][transport]") {
+  base::testing::FakeClock clock;
+  auto t = MakeTransport(PlainConfig("http://km-no-such-host.invalid:6443"), &clock, Once());
+  auto r = t->Do(Req("GET", "/x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().rfind("cannot connect to http://km-no-such-host.invalid:6443 "
+                                   "(km-no-such-host.invalid:6443): cannot resolve host "
+                                   "\"km-no-such-host.invalid\"",
+                                   0) == 0);
+}
+
+TEST_CASE("a server that closes the connection unanswered is named so", "[kube][transport]") {
+  SilentListener l(/*close_each=*/true);
+  base::testing::FakeClock clock;
+  const std::string url = "http://127.0.0.1:" + std::to_string(l.port());
+  auto t = MakeTransport(PlainConfig(url), &clock, Once());
+  auto r = t->Do(Req("GET", "/x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == url + " closed the connection before it responded");
+}
+
+TEST_CASE("a server that never answers gives a read timeout with its length",
+          "[kube][transport]") {
+  SilentListener l;
+  const std::string url = "http://127.0.0.1:" + std::to_string(l.port());
+  kube::RestConfig rc = PlainConfig(url);
+  rc.timeout = 300ms;  // the real clock: the attempt must last the timeout
+  auto t = MakeTransport(rc, base::RealClock(), Once());
+  auto r = t->Do(Req("GET", "/x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "no response from " + url + " within 0.3s (read timeout)");
+}
+
+TEST_CASE("https to a server that does not speak TLS names OpenSSL's reason",
+          "[kube][transport]") {
+  LocalServer srv;
+  srv.server().Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  const std::string url = "https" + srv.url().substr(4);
+  kube::RestConfig rc = PlainConfig(url);
+  rc.insecure_skip_tls_verify = true;
+  base::testing::FakeClock clock;
+  auto t = MakeTransport(rc, &clock, Once());
+  auto r = t->Do(Req("GET", "/x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "TLS handshake with " + url +
+                                    " failed: wrong version number (does the server speak TLS? "
+                                    "try http://)");
 }
 
 TEST_CASE("the token bucket allows a burst, then paces at qps", "[kube][transport]") {

@@ -57,6 +57,15 @@ struct Fake {
                               "metadata":{"name":"lists","namespace":"ns1"}})",
                           "application/json");
         });
+    // vmi-on-b runs on node-b.
+    server.server().Get(
+        "/apis/kubevirt.io/v1/namespaces/ns1/virtualmachineinstances/vmi-on-b",
+        [](const httplib::Request&, httplib::Response& res) {
+          res.set_content(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
+                              "metadata":{"name":"vmi-on-b","namespace":"ns1"},
+                              "status":{"phase":"Running","nodeName":"node-b"}})",
+                          "application/json");
+        });
     server.server().Post(kPath, [this](const httplib::Request& req, httplib::Response& res) {
       int n = ++posts;
       {
@@ -172,4 +181,20 @@ TEST_CASE("plugin --dry-run=client sends nothing", "[plugin]") {
   CHECK(r.code == plugin::kExitOk);
   CHECK(fake.posts == 0);
   CHECK_THAT(r.out, Catch::Contains(R"("vmiName": "vmi-a")"));
+}
+
+TEST_CASE("--to the node the VMI already runs on is refused with a reason; nothing is created",
+          "[plugin]") {
+  Fake fake;
+  Result r = fake.Run({"vmi-on-b", "--to", "node-b"});
+  CHECK(r.code == plugin::kExitFailed);
+  CHECK(fake.posts == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "error: VMI \"vmi-on-b\" already runs on node \"node-b\": --to must name another node "
+        "(or leave --to out to let the scheduler choose)\n");
+  // Another node is sent.
+  Result other = fake.Run({"vmi-on-b", "--to", "node-c"});
+  CHECK(other.code == plugin::kExitOk);
+  CHECK(fake.posts == 1);
 }
