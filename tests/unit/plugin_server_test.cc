@@ -183,7 +183,7 @@ TEST_CASE("plugin --dry-run=client sends nothing", "[plugin]") {
   CHECK_THAT(r.out, Catch::Contains(R"("vmiName": "vmi-a")"));
 }
 
-TEST_CASE("--to the node the VMI already runs on is refused with a reason; nothing is created",
+TEST_CASE("migrating with --to the node the VMI already runs on is refused with a reason; nothing is created",
           "[plugin]") {
   Fake fake;
   Result r = fake.Run({"vmi-on-b", "--to", "node-b"});
