@@ -74,8 +74,10 @@ expect_eq "$(migration_state vmi/vmi-a migrationUid)" "$uid" "vmi/vmi-a: migrati
 expect_eq "$(json_field vmi/vmi-a '{.status.nodeName}')" node02 "vmi/vmi-a: status.nodeName is node02"
 end=$(migration_state vmi/vmi-a endTimestamp)
 end_ms=$(epoch_ms "$end" 2>/dev/null || echo "")
-# Timestamps have whole seconds: the end is within a second of when the domain was seen on node02.
-if [[ $end_ms =~ ^[0-9]+$ ]] && ((end_ms <= t_ended + 1000 && end_ms < t_up)); then
+# The engine stamps the end when libvirt's migration call returns, after the confirm phase that
+# follows the domain's start on node02 (seen here up to 2 s later under ASan on a loaded machine);
+# timestamps have whole seconds. A stamp taken when the API server came back would be 30 s later.
+if [[ $end_ms =~ ^[0-9]+$ ]] && ((end_ms <= t_ended + 5000 && end_ms < t_up)); then
   pass "endTimestamp ($end) is when the job ended, before the API server came back"
 else
   fail "endTimestamp is when the job ended, before the API server came back" \
