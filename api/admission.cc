@@ -210,6 +210,18 @@ AdmissionDecision DecideCreate(const AdmissionInput& in) {
                         "VMI " + vmi_key + " is not running (" + PhaseText(vmi->status.phase) + ")",
                         "spec.vmiName"});
     }
+    if (vmi != nullptr && vmi->IsRunning() && !vmi->status.node_name.empty()) {
+      // A migration to the node the VMI runs on can only wait for a target
+      // until it fails: refused here, with the reason.
+      auto host = m.spec.added_node_selector.find("kubernetes.io/hostname");
+      if (host != m.spec.added_node_selector.end() && host->second == vmi->status.node_name) {
+        causes.push_back({std::string(kCauseTargetIsSource),
+                          "VMI " + vmi_key + " already runs on node " + Quote(host->second) +
+                              ": spec.addedNodeSelector kubernetes.io/hostname must name another "
+                              "node",
+                          "spec.addedNodeSelector[kubernetes.io/hostname]"});
+      }
+    }
     if (vmi != nullptr && !vmi->IsFinal())
       CheckMigratable(*vmi, vmi_key, in.pvc_lookup, causes, warnings);
 

@@ -10,7 +10,7 @@
 //                        (InvalidSpec, SpecImmutable, SelectorLabelImmutable)
 //   403 Forbidden        policy refusals (FeatureGateDisabled, VMINotFound, VMIUnreadable,
 //                        VMINotRunning, VMIFinal, NotLiveMigratable,
-//                        MigrationInFlight)
+//                        MigrationInFlight, TargetIsSource)
 //   429 TooManyRequests  limits only (ClusterLimitReached, NodeLimitReached):
 //                        the same request passes once a migration finishes.
 // Causes are listed in rule order regardless of the chosen code.
@@ -42,6 +42,8 @@ inline constexpr std::string_view kCauseVMINotRunning = "VMINotRunning";
 inline constexpr std::string_view kCauseVMIFinal = "VMIFinal";
 inline constexpr std::string_view kCauseNotLiveMigratable = "NotLiveMigratable";
 inline constexpr std::string_view kCauseMigrationInFlight = "MigrationInFlight";
+// spec.addedNodeSelector's kubernetes.io/hostname is the node the VMI runs on.
+inline constexpr std::string_view kCauseTargetIsSource = "TargetIsSource";
 inline constexpr std::string_view kCauseClusterLimitReached = "ClusterLimitReached";
 inline constexpr std::string_view kCauseNodeLimitReached = "NodeLimitReached";
 inline constexpr std::string_view kCauseSpecImmutable = "SpecImmutable";
