@@ -7,6 +7,17 @@
 
 namespace engine {
 
+SamplerAction SamplerActionFor(const DomainEvent& e) {
+  if (e.kind != DomainEvent::Kind::kLifecycle) return SamplerAction::kNone;
+  if (e.lifecycle == DomainEvent::kStarted && e.detail != DomainEvent::kStartedMigrated) {
+    return SamplerAction::kStarted;
+  }
+  if (e.lifecycle == DomainEvent::kResumed && e.detail == DomainEvent::kResumedMigrated) {
+    return SamplerAction::kPoke;
+  }
+  return SamplerAction::kNone;
+}
+
 DirtyRateSampler::DirtyRateSampler(Hypervisor* hv, base::Clock* clock, Options options)
     : hv_(hv), clock_(clock), options_(options) {}
 

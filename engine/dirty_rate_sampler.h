@@ -32,6 +32,14 @@
 
 namespace engine {
 
+// What a libvirt lifecycle event means for the sampler: a domain that booted
+// is measured once it has settled (kStarted); one that arrived by migration
+// runs as on its source and is measured as soon as it resumes here (kPoke; it
+// is started paused while the copy comes in, and the start event says
+// "migrated"); anything else: nothing.
+enum class SamplerAction { kNone, kStarted, kPoke };
+SamplerAction SamplerActionFor(const DomainEvent& e);
+
 class DirtyRateSampler {
  public:
   struct Options {

@@ -311,17 +311,10 @@ int Run(int argc, char** argv) {
     }
     migrations.OnDomainEvent(e);
     if (auto key = engine::VMIController::KeyForDomainEvent(e)) vmi_loop.queue().Add(*key);
-    // A VM that just booted gets its first dirty-rate sample once it has settled. One that
-    // arrived by migration runs as it did on the source: it is measured as soon as it runs
-    // here (resumed at the end of the migration; it is started paused when the copy begins).
-    if (e.kind == engine::DomainEvent::Kind::kLifecycle) {
-      if (e.lifecycle == engine::DomainEvent::kStarted &&
-          e.detail != engine::DomainEvent::kStartedMigrated) {
-        sampler.Started(e.domain);
-      } else if (e.lifecycle == engine::DomainEvent::kResumed &&
-                 e.detail == engine::DomainEvent::kResumedMigrated) {
-        sampler.Poke();
-      }
+    switch (engine::SamplerActionFor(e)) {
+      case engine::SamplerAction::kStarted: sampler.Started(e.domain); break;
+      case engine::SamplerAction::kPoke: sampler.Poke(); break;
+      case engine::SamplerAction::kNone: break;
     }
   });
 

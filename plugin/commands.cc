@@ -19,6 +19,7 @@
 #include "base/flags.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/informer.h"
 #include "kube/object.h"
 #include "plugin/evacuate.h"
 #include "plugin/progress.h"
@@ -182,6 +183,56 @@ bool IsLimitDenial(const base::Status& s) {
   return limit;
 }
 
+// A VirtualMachineInstanceMigration of `vmi` in `ns` named by
+// `generate_name`: the label KubeVirt's tools select on (kubevirt.io/vmi-name;
+// a VMI name is a DNS-1123 subdomain of up to 253 characters, a label value at
+// most 63: a longer name gets none, and nothing here finds migrations by it),
+// `labels`, and spec.addedNodeSelector for `to_node` when set.
+std::string VMIMBody(const std::string& ns, const std::string& vmi,
+                     const std::string& generate_name, const std::string& to_node,
+                     const std::vector<std::pair<std::string, std::string>>& labels) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("apiVersion");
+  w.String("kubevirt.io/v1");
+  w.Key("kind");
+  w.String("VirtualMachineInstanceMigration");
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("generateName");
+  w.String(generate_name.c_str());
+  w.Key("namespace");
+  w.String(ns.c_str());
+  std::vector<std::pair<std::string, std::string>> all;
+  if (api::IsLabelValue(vmi)) all.emplace_back(std::string(api::kLabelVMIName), vmi);
+  all.insert(all.end(), labels.begin(), labels.end());
+  if (!all.empty()) {
+    w.Key("labels");
+    w.StartObject();
+    for (const auto& [k, v] : all) {
+      w.Key(k.c_str());
+      w.String(v.c_str());
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("spec");
+  w.StartObject();
+  w.Key("vmiName");
+  w.String(vmi.c_str());
+  if (!to_node.empty()) {
+    w.Key("addedNodeSelector");
+    w.StartObject();
+    w.Key("kubernetes.io/hostname");
+    w.String(to_node.c_str());
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
 std::string PrettyJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
@@ -258,48 +309,7 @@ class App {
     return kExitFailed;
   }
 
-  std::string Body() const {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("apiVersion");
-    w.String("kubevirt.io/v1");
-    w.Key("kind");
-    w.String("VirtualMachineInstanceMigration");
-    w.Key("metadata");
-    w.StartObject();
-    w.Key("generateName");
-    w.String((o_.vmi + "-migration-").c_str());
-    w.Key("namespace");
-    w.String(ns_.c_str());
-    // The label KubeVirt's tools select on. A VMI name is a DNS-1123
-    // subdomain (up to 253 characters), a label value at most 63: a longer
-    // name gets no label. `cancel` and `status` find migrations by
-    // spec.vmiName, so nothing here depends on it.
-    if (api::IsLabelValue(o_.vmi)) {
-      w.Key("labels");
-      w.StartObject();
-      w.Key(api::kLabelVMIName.data(),
-            static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
-      w.String(o_.vmi.c_str());
-      w.EndObject();
-    }
-    w.EndObject();
-    w.Key("spec");
-    w.StartObject();
-    w.Key("vmiName");
-    w.String(o_.vmi.c_str());
-    if (!o_.to_node.empty()) {
-      w.Key("addedNodeSelector");
-      w.StartObject();
-      w.Key("kubernetes.io/hostname");
-      w.String(o_.to_node.c_str());
-      w.EndObject();
-    }
-    w.EndObject();
-    w.EndObject();
-    return buf.GetString();
-  }
+  std::string Body() const { return VMIMBody(ns_, o_.vmi, o_.vmi + "-migration-", o_.to_node, {}); }
 
   // Sleeps until `until` unless interrupted first; true when interrupted.
   bool SleepInterruptibly(Clock::time_point until) {
@@ -533,46 +543,16 @@ class App {
     return kExitOk;
   }
 
-  // The body of an evacuation's migration of `e`.
+  // The body of an evacuation's migration of `e`: labelled with the node.
   std::string EvacuationBody(const Evacuee& e) const {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("apiVersion");
-    w.String("kubevirt.io/v1");
-    w.Key("kind");
-    w.String("VirtualMachineInstanceMigration");
-    w.Key("metadata");
-    w.StartObject();
-    w.Key("generateName");
-    w.String((e.name.substr(0, 200) + "-evacuation-").c_str());
-    w.Key("namespace");
-    w.String(e.ns.c_str());
-    w.Key("labels");
-    w.StartObject();
-    if (api::IsLabelValue(e.name)) {
-      w.Key(api::kLabelVMIName.data(), static_cast<rapidjson::SizeType>(api::kLabelVMIName.size()));
-      w.String(e.name.c_str());
-    }
-    if (api::IsLabelValue(o_.node)) {
-      w.Key("kubemigrate.io/evacuated-node");
-      w.String(o_.node.c_str());
-    }
-    w.EndObject();
-    w.EndObject();
-    w.Key("spec");
-    w.StartObject();
-    w.Key("vmiName");
-    w.String(e.name.c_str());
-    w.EndObject();
-    w.EndObject();
-    return buf.GetString();
+    std::vector<std::pair<std::string, std::string>> labels;
+    if (api::IsLabelValue(o_.node)) labels.emplace_back("kubemigrate.io/evacuated-node", o_.node);
+    return VMIMBody(e.ns, e.name, e.name.substr(0, 200) + "-evacuation-", "", labels);
   }
 
   // Cordon, then create a migration for every migratable VMI of the node as
-  // the limits admit them, and follow them (list VMIMs and VMIs twice a second:
-  // a node's VMIs are in any namespace, and two LISTs cost less than a watch
-  // per VMI). Decisions in plugin/evacuate.h.
+  // the limits admit them, and follow them through informers of VMIMs and
+  // VMIs (a node's VMIs are in any namespace). Decisions in plugin/evacuate.h.
   int Evacuate() {
     auto node = client_->Get(kNodeRef, "", o_.node);
     if (!node.ok()) return Fail(node.status());
@@ -610,11 +590,29 @@ class App {
       }
     }
 
+    // The migrations and VMIs of every namespace, from informers (one LIST,
+    // then a watch each): a change wakes the loop at once.
+    bool changed = true;  // guarded by intr_.mu
+    auto wake = [this, &changed] {
+      std::lock_guard<std::mutex> l(intr_.mu);
+      changed = true;
+      intr_.cv.notify_all();
+    };
+    kube::EventHandlers on_change{[wake](const kube::ObjectPtr&) { wake(); },
+                                  [wake](const kube::ObjectPtr&, const kube::ObjectPtr&) { wake(); },
+                                  [wake](const kube::ObjectPtr&) { wake(); }};
+    kube::Informer vmim_informer(client_.get(), kVMIMRef, "");
+    kube::Informer vmi_informer(client_.get(), kVMIRef, "");
+    vmim_informer.AddHandler(on_change);
+    vmi_informer.AddHandler(on_change);
+    vmim_informer.Start();
+    vmi_informer.Start();
+
     WaitingScope waiting(intr_);
     const auto start = Clock::now();
     const auto deadline = o_.timeout ? start + *o_.timeout : Clock::time_point::max();
     std::map<std::string, std::string> shown;      // evacuee key -> last progress bucket
-    std::map<std::string, std::string> refusal;    // evacuee key -> last limit message shown
+    std::map<std::string, std::string> refusal;    // evacuee key -> last creation line shown
     kube::CreateOptions co;
     co.field_manager = "kubectl-migrate";
     auto finished = [&] {
@@ -626,24 +624,19 @@ class App {
     };
     int code = kExitOk;
     while (!finished()) {
-      auto vmims = client_->List(kVMIMRef, "");
-      auto now_vmis = client_->List(kVMIRef, "");
-      if (!vmims.ok() || !now_vmis.ok()) {
-        // A blip of the API server: say so, and try again next round.
-        io_.err << "warning: " << FormatError(vmims.ok() ? now_vmis.status() : vmims.status())
-                << "; retrying\n";
-      } else {
-        std::map<std::string, const kube::Object*> by_name, vmi_by_key;
-        for (const kube::Object& m : vmims->items) by_name[m.Key()] = &m;
-        for (const kube::Object& v : now_vmis->items) vmi_by_key[v.Key()] = &v;
-        auto unfinished = UnfinishedMigrations(vmims->items);
+      if (vmim_informer.HasSynced() && vmi_informer.HasSynced()) {
+        std::vector<kube::Object> vmims;
+        std::map<std::string, const kube::Object*> by_name;
+        for (const kube::ObjectPtr& m : vmim_informer.store().List()) vmims.push_back(*m);
+        for (const kube::Object& m : vmims) by_name[m.Key()] = &m;
+        auto unfinished = UnfinishedMigrations(vmims);
         // First what the running migrations did (a slot may have freed), then the creations.
         for (Evacuee& e : plan) {
           if (e.state != Evacuee::State::kMigrating) continue;
-          const kube::Object* vmi = vmi_by_key.count(e.Key()) ? vmi_by_key[e.Key()] : nullptr;
-          const std::string key = e.ns + "/" + e.vmim;
-          const kube::Object* m = by_name.count(key) ? by_name[key] : nullptr;
-          std::string line = Observe(e, m, vmi, shown[e.Key()]);
+          kube::ObjectPtr vmi = vmi_informer.store().Get(e.Key());
+          auto m = by_name.find(e.ns + "/" + e.vmim);
+          std::string line = Observe(e, m == by_name.end() ? nullptr : m->second, vmi.get(),
+                                     shown[e.Key()]);
           if (!line.empty()) io_.err << line << "\n";
         }
         for (Evacuee& e : plan) {
@@ -655,21 +648,13 @@ class App {
             continue;
           }
           auto created = create_client_->Create(kVMIMRef, e.ns, EvacuationBody(e), co);
-          if (created.ok()) {
-            e.state = Evacuee::State::kMigrating;
-            e.vmim = created->name;
-            e.reason.clear();
-            io_.err << e.Key() << ": migration " << e.vmim << " created\n";
-          } else if (IsLimitDenial(created.status())) {
-            e.reason = "waiting for a free slot: " + created.status().message();
-            if (refusal[e.Key()] != created.status().message()) {
-              refusal[e.Key()] = created.status().message();
-              io_.err << e.Key() << ": " << e.reason << "\n";
-            }
-          } else {
-            e.state = Evacuee::State::kFailed;
-            e.reason = FormatError(created.status());
-            io_.err << e.Key() << ": failed: " << e.reason << "\n";
+          const bool limit = !created.ok() && IsLimitDenial(created.status());
+          std::string line = OnCreate(
+              e, created.ok() ? created->name : "", limit,
+              limit ? created.status().message() : FormatError(created.status()));
+          if (refusal[e.Key()] != line) {  // a limit refusal repeated is not shown again
+            refusal[e.Key()] = line;
+            io_.err << line << "\n";
           }
         }
         io_.err.flush();
@@ -682,9 +667,13 @@ class App {
         code = kExitTimedOut;
         break;
       }
-      // Twice a second: a freed slot is taken within half a second (the
-      // admission's view of the slots follows the API server within that too).
-      if (SleepInterruptibly(std::min(deadline, Clock::now() + std::chrono::milliseconds(500)))) {
+      // Until something changes; a refused creation is also tried again after
+      // a second, since the admission's view of the slots may lag the event.
+      std::unique_lock<std::mutex> l(intr_.mu);
+      intr_.cv.wait_until(l, std::min(deadline, Clock::now() + seconds(1)),
+                          [&] { return changed || intr_.interrupted_; });
+      changed = false;
+      if (intr_.interrupted_) {
         code = kExitInterrupted;
         break;
       }

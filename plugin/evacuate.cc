@@ -94,6 +94,23 @@ std::string Observe(Evacuee& e, const kube::Object* vmim, const kube::Object* vm
          (nodes.empty() ? "" : " (" + nodes + ")");
 }
 
+std::string OnCreate(Evacuee& e, const std::string& created_name, bool limit_denial,
+                     const std::string& message) {
+  if (!created_name.empty()) {
+    e.state = Evacuee::State::kMigrating;
+    e.vmim = created_name;
+    e.reason.clear();
+    return e.Key() + ": migration " + e.vmim + " created";
+  }
+  if (limit_denial) {
+    e.reason = "waiting for a free slot: " + message;
+    return e.Key() + ": " + e.reason;
+  }
+  e.state = Evacuee::State::kFailed;
+  e.reason = message;
+  return e.Key() + ": failed: " + e.reason;
+}
+
 EvacuationSummary Summarize(const std::string& node, const std::vector<Evacuee>& evacuees,
                             bool waited) {
   int moved = 0, migrating = 0, waiting = 0, failed = 0, stuck = 0;

@@ -48,6 +48,13 @@ std::map<std::string, const kube::Object*> UnfinishedMigrations(
 std::string Observe(Evacuee& e, const kube::Object* vmim, const kube::Object* vmi,
                     std::string& last_shown);
 
+// What one attempt to create the migration of a kWaiting evacuee did:
+// created (`created_name` set) → kMigrating; refused for a limit
+// (`limit_denial`) → stays kWaiting, its reason saying so; refused otherwise
+// → kFailed with `message`. Returns the line to show.
+std::string OnCreate(Evacuee& e, const std::string& created_name, bool limit_denial,
+                     const std::string& message);
+
 struct EvacuationSummary {
   std::string text;  // several lines, each ending in '\n'
   int exit_code;     // options.h: kExitOk or kExitFailed

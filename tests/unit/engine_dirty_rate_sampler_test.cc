@@ -72,3 +72,27 @@ TEST_CASE("a VM that just started is measured only once it has settled (boot is 
   CHECK(s->bytes_per_second == 0);
   CHECK(hv.CountOf(FakeHypervisor::Method::kMeasureDirtyRate) == 2);
 }
+
+TEST_CASE("a booted VM settles first; one that arrived by migration is measured when it resumes") {
+  using engine::DomainEvent;
+  using engine::SamplerAction;
+  auto ev = [](int lifecycle, int detail) {
+    DomainEvent e;
+    e.kind = DomainEvent::Kind::kLifecycle;
+    e.lifecycle = lifecycle;
+    e.detail = detail;
+    return e;
+  };
+  CHECK(engine::SamplerActionFor(ev(DomainEvent::kStarted, DomainEvent::kStartedBooted)) ==
+        SamplerAction::kStarted);
+  // Started paused for the incoming copy: not running yet, nothing to measure.
+  CHECK(engine::SamplerActionFor(ev(DomainEvent::kStarted, DomainEvent::kStartedMigrated)) ==
+        SamplerAction::kNone);
+  CHECK(engine::SamplerActionFor(ev(DomainEvent::kResumed, DomainEvent::kResumedMigrated)) ==
+        SamplerAction::kPoke);
+  CHECK(engine::SamplerActionFor(ev(DomainEvent::kStopped, DomainEvent::kStoppedMigrated)) ==
+        SamplerAction::kNone);
+  DomainEvent lost;
+  lost.kind = DomainEvent::Kind::kConnectionLost;
+  CHECK(engine::SamplerActionFor(lost) == SamplerAction::kNone);
+}

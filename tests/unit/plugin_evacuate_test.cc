@@ -112,6 +112,23 @@ TEST_CASE("an evacuee's migration is observed to its end, one line per change", 
   CHECK(g.reason == "its migration m1 was deleted (cancelled)");
 }
 
+TEST_CASE("a creation refused for a limit waits, another refusal fails, a created one migrates",
+          "[plugin]") {
+  Evacuee e{"default", "web", Evacuee::State::kWaiting, "", "", ""};
+  CHECK(plugin::OnCreate(e, "", true, "node node01 has 1/1 outbound migrations in flight") ==
+        "default/web: waiting for a free slot: node node01 has 1/1 outbound migrations in flight");
+  CHECK(e.state == Evacuee::State::kWaiting);
+  CHECK(plugin::OnCreate(e, "web-evacuation-x", false, "") ==
+        "default/web: migration web-evacuation-x created");
+  CHECK(e.state == Evacuee::State::kMigrating);
+  CHECK(e.vmim == "web-evacuation-x");
+  CHECK(e.reason.empty());
+  Evacuee f{"default", "db", Evacuee::State::kWaiting, "", "", ""};
+  CHECK(plugin::OnCreate(f, "", false, "Error from server (Forbidden): no") ==
+        "default/db: failed: Error from server (Forbidden): no");
+  CHECK(f.state == Evacuee::State::kFailed);
+}
+
 TEST_CASE("the summary counts, names each VMI that stays with why, and sets the exit code",
           "[plugin]") {
   Evacuee moved{"default", "web", Evacuee::State::kMoved, "m1", "", "node02"};
