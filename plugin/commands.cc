@@ -644,6 +644,7 @@ class App {
           if (auto it = unfinished.find(e.Key()); it != unfinished.end()) {
             e.state = Evacuee::State::kMigrating;
             e.vmim = it->second->name;
+            e.vmim_seen = true;
             io_.err << e.Key() << ": following its migration in progress " << e.vmim << "\n";
             continue;
           }

@@ -63,10 +63,12 @@ std::string Observe(Evacuee& e, const kube::Object* vmim, const kube::Object* vm
   if (e.state != Evacuee::State::kMigrating) return "";
   const std::string who = e.Key() + ": ";
   if (vmim == nullptr) {
+    if (!e.vmim_seen) return "";  // just created, not in the cache yet
     e.state = Evacuee::State::kFailed;
     e.reason = "its migration " + e.vmim + " was deleted (cancelled)";
     return who + "failed: " + e.reason;
   }
+  e.vmim_seen = true;
   std::optional<kube::Object> vmi_copy;
   if (vmi != nullptr) vmi_copy = *vmi;
   View v = ViewOf(*vmim, vmi_copy);

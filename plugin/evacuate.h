@@ -28,6 +28,8 @@ struct Evacuee {
   std::string vmim;    // its migration's name, once created or found
   std::string reason;  // kNotMigratable: "REASON: message"; kFailed: why
   std::string target;  // kMoved: the node it went to
+  bool vmim_seen = false;  // its VMIM has been seen since it was created (an informer's
+                           // cache may not hold a VMIM just created: absent is not deleted)
   std::string Key() const { return ns + "/" + name; }
 };
 
@@ -42,7 +44,8 @@ std::vector<Evacuee> PlanEvacuation(const std::vector<kube::Object>& vmis, const
 std::map<std::string, const kube::Object*> UnfinishedMigrations(
     const std::vector<kube::Object>& vmims);
 
-// Moves a kMigrating evacuee on from its VMIM (null: deleted) and its VMI
+// Moves a kMigrating evacuee on from its VMIM (null: not seen yet, or deleted
+// once it has been seen) and its VMI
 // (null: gone). Returns the line to show when something worth showing
 // changed (phase, or progress by 10 points), else "".
 std::string Observe(Evacuee& e, const kube::Object* vmim, const kube::Object* vmi,

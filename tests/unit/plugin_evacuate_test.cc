@@ -105,7 +105,12 @@ TEST_CASE("an evacuee's migration is observed to its end, one line per change", 
   CHECK(f.state == Evacuee::State::kFailed);
   CHECK(f.reason.find("no progress for 150 s") != std::string::npos);
 
-  Evacuee g = e;
+  // Just created, not in the informer's cache yet: not taken for deleted.
+  Evacuee fresh{"default", "new", Evacuee::State::kMigrating, "m9", "", ""};
+  CHECK(plugin::Observe(fresh, nullptr, nullptr, shown).empty());
+  CHECK(fresh.state == Evacuee::State::kMigrating);
+
+  Evacuee g = e;  // seen before, now gone
   g.state = Evacuee::State::kMigrating;
   line = plugin::Observe(g, nullptr, nullptr, shown);
   CHECK(g.state == Evacuee::State::kFailed);
